@@ -54,11 +54,14 @@ try:
     coordinator.execute("CREATE EXTENSION postgres_fdw")
     coordinator.execute(f"CREATE TABLE products (id int, category text, embedding vector({DIMS})) "
                         "PARTITION BY HASH (id)")
+    # PostgreSQL 15 cannot push the LIMIT through the Merge Append into the
+    # shards, so each shard streams rows in distance order; a fetch_size near
+    # k keeps that to one small batch per shard instead of 100 rows each.
     for i, shard in enumerate(shards):
         coordinator.execute(
             f"CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw OPTIONS "
             f"(host '127.0.0.1', port '{shard.port}', dbname 'postgres', "
-            f"extensions 'similarity', fetch_size '1000')")
+            f"extensions 'similarity', fetch_size '50')")
         coordinator.execute(f"CREATE USER MAPPING FOR postgres SERVER shard{i} "
                             "OPTIONS (user 'postgres')")
         coordinator.execute(
