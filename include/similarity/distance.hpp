@@ -16,8 +16,13 @@
 // and the norm every term is non-negative, so this is the usual relative
 // error; for the inner product, whose terms can cancel, it is the standard
 // bound for a signed sum.  The SIMD kernels accumulate float products in
-// blocks of at most 8 terms per lane and add each block to a double total,
-// which bounds the error by about 12 float roundings (12 * 2^-24 = 7.2e-7).
+// blocks of at most 8 terms per lane, sum the accumulators as a tree of at
+// most 3 levels, fold the lanes once more in float and add each block to a
+// double total.  A term so passes at most 12 float additions, plus 2
+// roundings of the difference in squared L2, which bounds the error by
+// 14 * 2^-24 = 8.3e-7.  The AVX-512 kernels sum short inputs (one block of
+// at most 5 steps, or 8 for cosine) entirely in float, with the same
+// bound of at most 14 roundings.
 //
 // Overflow follows pgvector 0.8.6: differences and products are formed in
 // float, so an input near the float limit yields Infinity (and cosine
@@ -25,6 +30,8 @@
 #pragma once
 
 #include "similarity/core_only.hpp"
+
+#include <cmath>
 
 namespace similarity {
 
@@ -47,6 +54,8 @@ struct DistanceKernels {
     double (*inner_product)(const float *a, const float *b, int n);
     double (*l1_distance)(const float *a, const float *b, int n);
     CosineSums (*cosine_sums)(const float *a, const float *b, int n);
+    // cosine_distance_from_sums(cosine_sums(a, b, n)) in one call.
+    double (*cosine_distance)(const float *a, const float *b, int n);
     // Sum of a_i^2 in double precision, so it does not overflow for finite
     // float inputs (pgvector's vector_norm does the same).
     double (*norm_squared)(const float *a, int n);
@@ -63,7 +72,16 @@ const DistanceKernels &active_kernels() noexcept;
 
 // Cosine distance 1 - dot / sqrt(|a|^2 |b|^2), clamped to [0, 2].  NaN when
 // either norm is zero or a sum overflowed, as pgvector returns.
-double cosine_distance_from_sums(const CosineSums &sums) noexcept;
+inline double cosine_distance_from_sums(const CosineSums &sums) noexcept {
+    // sqrt(a * b) rather than sqrt(a) * sqrt(b), as pgvector computes it.
+    // A zero norm makes this 0 / 0, so NaN propagates through the clamp.
+    double similarity = sums.dot / std::sqrt(sums.norm_a_squared * sums.norm_b_squared);
+    if (similarity > 1.0)
+        similarity = 1.0;
+    else if (similarity < -1.0)
+        similarity = -1.0;
+    return 1.0 - similarity;
+}
 
 inline double l2_squared_distance(const float *a, const float *b, int n) noexcept {
     return active_kernels().l2_squared_distance(a, b, n);
@@ -78,7 +96,7 @@ inline double l1_distance(const float *a, const float *b, int n) noexcept {
 }
 
 inline double cosine_distance(const float *a, const float *b, int n) noexcept {
-    return cosine_distance_from_sums(active_kernels().cosine_sums(a, b, n));
+    return active_kernels().cosine_distance(a, b, n);
 }
 
 inline double norm_squared(const float *a, int n) noexcept {

@@ -6,10 +6,11 @@
 //
 // Every kernel forms differences and products in float, as pgvector does,
 // so overflow near the float limit gives the same Infinity.  The SIMD
-// kernels keep four (or, for cosine, two per sum) float accumulators and
-// add them into double totals after each block of 8 steps, so no float
-// accumulator lane ever sums more than 8 terms.  Tails shorter than a full
-// step use masked loads, which read nothing past the end of the input.
+// kernels keep eight float accumulators (two per sum for AVX-512 cosine,
+// four for AVX2 cosine) and run at most 8 steps per block.  Each block's
+// tree sum of the accumulators then goes into a double total, so no float
+// accumulator lane ever sums more than 8 terms.  Tails shorter than a full step use masked
+// loads, which read nothing past the end of the input.
 #include "similarity/core_only.hpp"
 
 #include <immintrin.h>
@@ -37,6 +38,9 @@ namespace {
 // Steps of one block: each float accumulator lane sums at most this many
 // terms before the block is added to the double totals.
 constexpr int kStepsPerBlock = 8;
+
+// Inputs of at most this many steps are summed in float only (see reduce).
+constexpr int kShortSteps = 5;
 
 // ---- scalar -----------------------------------------------------------------
 // Plain loops with double accumulators, for CPUs without AVX2.
@@ -75,6 +79,10 @@ CosineSums cosine_sums(const float *a, const float *b, int n) {
     return sums;
 }
 
+double cosine_distance(const float *a, const float *b, int n) {
+    return cosine_distance_from_sums(cosine_sums(a, b, n));
+}
+
 double norm_squared(const float *a, int n) {
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
@@ -110,14 +118,28 @@ SIM_INLINE_AVX512 __m512d high_half_as_double(__m512 x) {
     return _mm512_cvtps_pd(_mm256_castpd_ps(high));
 }
 
-// Add the 16 float lanes of block to the two double totals.
-SIM_INLINE_AVX512 void add_to_totals(__m512 block, __m512d &low, __m512d &high) {
-    low = _mm512_add_pd(low, low_half_as_double(block));
-    high = _mm512_add_pd(high, high_half_as_double(block));
+// Add the 16 float lanes of block to the 8 double lanes of total, folding
+// the upper 8 lanes onto the lower 8 in float first (one more rounding,
+// half the conversions).
+SIM_INLINE_AVX512 __m512d add_to_total(__m512d total, __m512 block) {
+    __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(block), 1));
+    __m256 folded = _mm256_add_ps(_mm512_castps512_ps256(block), high);
+    return _mm512_add_pd(total, _mm512_cvtps_pd(folded));
 }
 
-SIM_INLINE_AVX512 __m512 sum4(__m512 w, __m512 x, __m512 y, __m512 z) {
-    return _mm512_add_ps(_mm512_add_ps(w, x), _mm512_add_ps(y, z));
+// Sum the accumulators as a balanced tree.
+template <int kCount>
+SIM_INLINE_AVX512 __m512 sum_tree(const __m512 (&acc)[kCount]) {
+    __m512 level[kCount];
+#pragma GCC unroll 8
+    for (int j = 0; j < kCount; j++)
+        level[j] = acc[j];
+#pragma GCC unroll 8
+    for (int width = kCount / 2; width > 0; width /= 2)
+#pragma GCC unroll 8
+        for (int j = 0; j < width; j++)
+            level[j] = _mm512_add_ps(level[j], level[j + width]);
+    return level[0];
 }
 
 struct L2Step {
@@ -139,51 +161,54 @@ struct L1Step {
     }
 };
 
-// Sum Step::apply over a and b with four accumulators of 16 lanes.
+constexpr int kAccumulators = 8;
+constexpr int kStep = kAccumulators * kLanes;
+
+// Sum Step::apply over a[start, end) and b[start, end) with eight
+// accumulators of 16 lanes.  end - start is at most kStepsPerBlock * kStep.
+template <class Step>
+SIM_INLINE_AVX512 __m512 block_sum(const float *a, const float *b, int start, int end) {
+    __m512 acc[kAccumulators];
+#pragma GCC unroll 8
+    for (int j = 0; j < kAccumulators; j++)
+        acc[j] = _mm512_setzero_ps();
+    int i = start;
+
+    for (; i + kStep <= end; i += kStep) {
+#pragma GCC unroll 8
+        for (int j = 0; j < kAccumulators; j++)
+            acc[j] = Step::apply(acc[j], _mm512_loadu_ps(a + i + j * kLanes),
+                                 _mm512_loadu_ps(b + i + j * kLanes));
+    }
+
+    // A tail follows at most kStepsPerBlock - 1 full steps, so one more
+    // masked step per accumulator keeps every lane within the limit.
+    if (i < end) {
+        int remaining = end - i;
+#pragma GCC unroll 8
+        for (int j = 0; j < kAccumulators; j++) {
+            __mmask16 mask = tail_mask(remaining - j * kLanes);
+            acc[j] = Step::apply(acc[j], _mm512_maskz_loadu_ps(mask, a + i + j * kLanes),
+                                 _mm512_maskz_loadu_ps(mask, b + i + j * kLanes));
+        }
+    }
+    return sum_tree(acc);
+}
+
 template <class Step>
 SIM_TARGET_AVX512 double reduce(const float *a, const float *b, int n) {
-    constexpr int kStep = 4 * kLanes;
-    constexpr int kBlock = kStepsPerBlock * kStep;
-    __m512d total_low = _mm512_setzero_pd();
-    __m512d total_high = _mm512_setzero_pd();
+    // Short inputs take at most kShortSteps terms per lane, so summing the
+    // lanes in float stays within the error bound and saves the conversion.
+    if (n <= kShortSteps * kStep)
+        return _mm512_reduce_add_ps(block_sum<Step>(a, b, 0, n));
 
+    constexpr int kBlock = kStepsPerBlock * kStep;
+    __m512d total = _mm512_setzero_pd();
     for (int start = 0; start < n; start += kBlock) {
         int end = (n - start < kBlock) ? n : start + kBlock;
-        __m512 acc0 = _mm512_setzero_ps();
-        __m512 acc1 = _mm512_setzero_ps();
-        __m512 acc2 = _mm512_setzero_ps();
-        __m512 acc3 = _mm512_setzero_ps();
-        int i = start;
-
-        for (; i + kStep <= end; i += kStep) {
-            acc0 = Step::apply(acc0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-            acc1 = Step::apply(acc1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-            acc2 = Step::apply(acc2, _mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32));
-            acc3 = Step::apply(acc3, _mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48));
-        }
-
-        // Fewer than 64 values are left only in the last block, which then
-        // ran at most 7 full steps, so one more step per accumulator keeps
-        // every lane at 8 terms or fewer.
-        if (i < end) {
-            int remaining = end - i;
-            __mmask16 m0 = tail_mask(remaining);
-            __mmask16 m1 = tail_mask(remaining - 16);
-            __mmask16 m2 = tail_mask(remaining - 32);
-            __mmask16 m3 = tail_mask(remaining - 48);
-            acc0 = Step::apply(acc0, _mm512_maskz_loadu_ps(m0, a + i),
-                               _mm512_maskz_loadu_ps(m0, b + i));
-            acc1 = Step::apply(acc1, _mm512_maskz_loadu_ps(m1, a + i + 16),
-                               _mm512_maskz_loadu_ps(m1, b + i + 16));
-            acc2 = Step::apply(acc2, _mm512_maskz_loadu_ps(m2, a + i + 32),
-                               _mm512_maskz_loadu_ps(m2, b + i + 32));
-            acc3 = Step::apply(acc3, _mm512_maskz_loadu_ps(m3, a + i + 48),
-                               _mm512_maskz_loadu_ps(m3, b + i + 48));
-        }
-
-        add_to_totals(sum4(acc0, acc1, acc2, acc3), total_low, total_high);
+        total = add_to_total(total, block_sum<Step>(a, b, start, end));
     }
-    return _mm512_reduce_add_pd(_mm512_add_pd(total_low, total_high));
+    return _mm512_reduce_add_pd(total);
 }
 
 double l2_squared_distance(const float *a, const float *b, int n) {
@@ -196,53 +221,81 @@ double inner_product(const float *a, const float *b, int n) {
 
 double l1_distance(const float *a, const float *b, int n) { return reduce<L1Step>(a, b, n); }
 
-// Accumulators of one cosine step: dot product and both squared norms.
-struct CosineAccumulators {
+// Two per sum: on AMD Zen 4, which executes 512-bit FMAs in two halves,
+// four per sum measured no faster (bench/vector/kernels_bench.cpp).
+constexpr int kCosineAccumulators = 2;
+constexpr int kCosineStep = kCosineAccumulators * kLanes;
+
+// The three cosine sums of one block, one float vector each.
+struct CosineBlock {
     __m512 dot, norm_a, norm_b;
 };
 
-SIM_INLINE_AVX512 void cosine_step(CosineAccumulators &acc, __m512 x, __m512 y) {
-    acc.dot = _mm512_fmadd_ps(x, y, acc.dot);
-    acc.norm_a = _mm512_fmadd_ps(x, x, acc.norm_a);
-    acc.norm_b = _mm512_fmadd_ps(y, y, acc.norm_b);
+SIM_INLINE_AVX512 CosineBlock cosine_block(const float *a, const float *b, int start, int end) {
+    __m512 dot[kCosineAccumulators], norm_a[kCosineAccumulators], norm_b[kCosineAccumulators];
+#pragma GCC unroll 8
+    for (int j = 0; j < kCosineAccumulators; j++) {
+        dot[j] = _mm512_setzero_ps();
+        norm_a[j] = _mm512_setzero_ps();
+        norm_b[j] = _mm512_setzero_ps();
+    }
+    int i = start;
+
+    for (; i + kCosineStep <= end; i += kCosineStep) {
+#pragma GCC unroll 8
+        for (int j = 0; j < kCosineAccumulators; j++) {
+            __m512 x = _mm512_loadu_ps(a + i + j * kLanes);
+            __m512 y = _mm512_loadu_ps(b + i + j * kLanes);
+            dot[j] = _mm512_fmadd_ps(x, y, dot[j]);
+            norm_a[j] = _mm512_fmadd_ps(x, x, norm_a[j]);
+            norm_b[j] = _mm512_fmadd_ps(y, y, norm_b[j]);
+        }
+    }
+    if (i < end) {
+        int remaining = end - i;
+#pragma GCC unroll 8
+        for (int j = 0; j < kCosineAccumulators; j++) {
+            __mmask16 mask = tail_mask(remaining - j * kLanes);
+            __m512 x = _mm512_maskz_loadu_ps(mask, a + i + j * kLanes);
+            __m512 y = _mm512_maskz_loadu_ps(mask, b + i + j * kLanes);
+            dot[j] = _mm512_fmadd_ps(x, y, dot[j]);
+            norm_a[j] = _mm512_fmadd_ps(x, x, norm_a[j]);
+            norm_b[j] = _mm512_fmadd_ps(y, y, norm_b[j]);
+        }
+    }
+    return CosineBlock{sum_tree(dot), sum_tree(norm_a), sum_tree(norm_b)};
+}
+
+SIM_INLINE_AVX512 CosineSums sum_cosine_terms(const float *a, const float *b, int n) {
+    // One block: at most 8 terms per lane and a 1-level tree, so summing
+    // the lanes in float (4 levels) stays within the error bound.
+    constexpr int kBlock = kStepsPerBlock * kCosineStep;
+    if (n <= kBlock) {
+        CosineBlock block = cosine_block(a, b, 0, n);
+        return CosineSums{_mm512_reduce_add_ps(block.dot), _mm512_reduce_add_ps(block.norm_a),
+                          _mm512_reduce_add_ps(block.norm_b)};
+    }
+
+    __m512d dot = _mm512_setzero_pd();
+    __m512d norm_a = _mm512_setzero_pd();
+    __m512d norm_b = _mm512_setzero_pd();
+    for (int start = 0; start < n; start += kBlock) {
+        int end = (n - start < kBlock) ? n : start + kBlock;
+        CosineBlock block = cosine_block(a, b, start, end);
+        dot = add_to_total(dot, block.dot);
+        norm_a = add_to_total(norm_a, block.norm_a);
+        norm_b = add_to_total(norm_b, block.norm_b);
+    }
+    return CosineSums{_mm512_reduce_add_pd(dot), _mm512_reduce_add_pd(norm_a),
+                      _mm512_reduce_add_pd(norm_b)};
 }
 
 SIM_TARGET_AVX512 CosineSums cosine_sums(const float *a, const float *b, int n) {
-    constexpr int kStep = 2 * kLanes;
-    constexpr int kBlock = kStepsPerBlock * kStep;
-    __m512d dot_low = _mm512_setzero_pd(), dot_high = _mm512_setzero_pd();
-    __m512d norm_a_low = _mm512_setzero_pd(), norm_a_high = _mm512_setzero_pd();
-    __m512d norm_b_low = _mm512_setzero_pd(), norm_b_high = _mm512_setzero_pd();
+    return sum_cosine_terms(a, b, n);
+}
 
-    for (int start = 0; start < n; start += kBlock) {
-        int end = (n - start < kBlock) ? n : start + kBlock;
-        CosineAccumulators acc0{_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        CosineAccumulators acc1 = acc0;
-        int i = start;
-
-        for (; i + kStep <= end; i += kStep) {
-            cosine_step(acc0, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
-            cosine_step(acc1, _mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
-        }
-        if (i < end) {
-            int remaining = end - i;
-            __mmask16 m0 = tail_mask(remaining);
-            __mmask16 m1 = tail_mask(remaining - 16);
-            cosine_step(acc0, _mm512_maskz_loadu_ps(m0, a + i), _mm512_maskz_loadu_ps(m0, b + i));
-            cosine_step(acc1, _mm512_maskz_loadu_ps(m1, a + i + 16),
-                        _mm512_maskz_loadu_ps(m1, b + i + 16));
-        }
-
-        add_to_totals(_mm512_add_ps(acc0.dot, acc1.dot), dot_low, dot_high);
-        add_to_totals(_mm512_add_ps(acc0.norm_a, acc1.norm_a), norm_a_low, norm_a_high);
-        add_to_totals(_mm512_add_ps(acc0.norm_b, acc1.norm_b), norm_b_low, norm_b_high);
-    }
-
-    CosineSums sums;
-    sums.dot = _mm512_reduce_add_pd(_mm512_add_pd(dot_low, dot_high));
-    sums.norm_a_squared = _mm512_reduce_add_pd(_mm512_add_pd(norm_a_low, norm_a_high));
-    sums.norm_b_squared = _mm512_reduce_add_pd(_mm512_add_pd(norm_b_low, norm_b_high));
-    return sums;
+SIM_TARGET_AVX512 double cosine_distance(const float *a, const float *b, int n) {
+    return cosine_distance_from_sums(sum_cosine_terms(a, b, n));
 }
 
 // Squares and sums in double, 32 values per step.
@@ -284,9 +337,11 @@ SIM_INLINE_AVX2 __m256i tail_mask(int remaining) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(remaining), lane_index);
 }
 
-SIM_INLINE_AVX2 void add_to_totals(__m256 block, __m256d &low, __m256d &high) {
-    low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(block)));
-    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps(block, 1)));
+// Add the 8 float lanes of block to the 4 double lanes of total, folding
+// the upper 4 lanes onto the lower 4 in float first.
+SIM_INLINE_AVX2 __m256d add_to_total(__m256d total, __m256 block) {
+    __m128 folded = _mm_add_ps(_mm256_castps256_ps128(block), _mm256_extractf128_ps(block, 1));
+    return _mm256_add_pd(total, _mm256_cvtps_pd(folded));
 }
 
 SIM_INLINE_AVX2 double horizontal_sum(__m256d x) {
@@ -294,8 +349,19 @@ SIM_INLINE_AVX2 double horizontal_sum(__m256d x) {
     return _mm_cvtsd_f64(_mm_add_sd(pair, _mm_unpackhi_pd(pair, pair)));
 }
 
-SIM_INLINE_AVX2 __m256 sum4(__m256 w, __m256 x, __m256 y, __m256 z) {
-    return _mm256_add_ps(_mm256_add_ps(w, x), _mm256_add_ps(y, z));
+// Sum the accumulators as a balanced tree.
+template <int kCount>
+SIM_INLINE_AVX2 __m256 sum_tree(const __m256 (&acc)[kCount]) {
+    __m256 level[kCount];
+#pragma GCC unroll 8
+    for (int j = 0; j < kCount; j++)
+        level[j] = acc[j];
+#pragma GCC unroll 8
+    for (int width = kCount / 2; width > 0; width /= 2)
+#pragma GCC unroll 8
+        for (int j = 0; j < width; j++)
+            level[j] = _mm256_add_ps(level[j], level[j + width]);
+    return level[0];
 }
 
 struct L2Step {
@@ -318,48 +384,43 @@ struct L1Step {
     }
 };
 
-// Sum Step::apply over a and b with four accumulators of 8 lanes.
+// Sum Step::apply over a and b with eight accumulators of 8 lanes.
 template <class Step>
 SIM_TARGET_AVX2 double reduce(const float *a, const float *b, int n) {
-    constexpr int kStep = 4 * kLanes;
+    constexpr int kAccumulators = 8;
+    constexpr int kStep = kAccumulators * kLanes;
     constexpr int kBlock = kStepsPerBlock * kStep;
-    __m256d total_low = _mm256_setzero_pd();
-    __m256d total_high = _mm256_setzero_pd();
+    __m256d total = _mm256_setzero_pd();
 
     for (int start = 0; start < n; start += kBlock) {
         int end = (n - start < kBlock) ? n : start + kBlock;
-        __m256 acc0 = _mm256_setzero_ps();
-        __m256 acc1 = _mm256_setzero_ps();
-        __m256 acc2 = _mm256_setzero_ps();
-        __m256 acc3 = _mm256_setzero_ps();
+        __m256 acc[kAccumulators];
+#pragma GCC unroll 8
+        for (int j = 0; j < kAccumulators; j++)
+            acc[j] = _mm256_setzero_ps();
         int i = start;
 
         for (; i + kStep <= end; i += kStep) {
-            acc0 = Step::apply(acc0, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-            acc1 = Step::apply(acc1, _mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
-            acc2 = Step::apply(acc2, _mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16));
-            acc3 = Step::apply(acc3, _mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24));
+#pragma GCC unroll 8
+            for (int j = 0; j < kAccumulators; j++)
+                acc[j] = Step::apply(acc[j], _mm256_loadu_ps(a + i + j * kLanes),
+                                     _mm256_loadu_ps(b + i + j * kLanes));
         }
 
         // As in the AVX-512 kernel: a tail only follows at most 7 full steps.
         if (i < end) {
             int remaining = end - i;
-            __m256i m0 = tail_mask(remaining);
-            __m256i m1 = tail_mask(remaining - 8);
-            __m256i m2 = tail_mask(remaining - 16);
-            __m256i m3 = tail_mask(remaining - 24);
-            acc0 = Step::apply(acc0, _mm256_maskload_ps(a + i, m0), _mm256_maskload_ps(b + i, m0));
-            acc1 = Step::apply(acc1, _mm256_maskload_ps(a + i + 8, m1),
-                               _mm256_maskload_ps(b + i + 8, m1));
-            acc2 = Step::apply(acc2, _mm256_maskload_ps(a + i + 16, m2),
-                               _mm256_maskload_ps(b + i + 16, m2));
-            acc3 = Step::apply(acc3, _mm256_maskload_ps(a + i + 24, m3),
-                               _mm256_maskload_ps(b + i + 24, m3));
+#pragma GCC unroll 8
+            for (int j = 0; j < kAccumulators; j++) {
+                __m256i mask = tail_mask(remaining - j * kLanes);
+                acc[j] = Step::apply(acc[j], _mm256_maskload_ps(a + i + j * kLanes, mask),
+                                     _mm256_maskload_ps(b + i + j * kLanes, mask));
+            }
         }
 
-        add_to_totals(sum4(acc0, acc1, acc2, acc3), total_low, total_high);
+        total = add_to_total(total, sum_tree(acc));
     }
-    return horizontal_sum(_mm256_add_pd(total_low, total_high));
+    return horizontal_sum(total);
 }
 
 double l2_squared_distance(const float *a, const float *b, int n) {
@@ -372,51 +433,66 @@ double inner_product(const float *a, const float *b, int n) {
 
 double l1_distance(const float *a, const float *b, int n) { return reduce<L1Step>(a, b, n); }
 
-struct CosineAccumulators {
-    __m256 dot, norm_a, norm_b;
-};
-
-SIM_INLINE_AVX2 void cosine_step(CosineAccumulators &acc, __m256 x, __m256 y) {
-    acc.dot = _mm256_fmadd_ps(x, y, acc.dot);
-    acc.norm_a = _mm256_fmadd_ps(x, x, acc.norm_a);
-    acc.norm_b = _mm256_fmadd_ps(y, y, acc.norm_b);
-}
-
-SIM_TARGET_AVX2 CosineSums cosine_sums(const float *a, const float *b, int n) {
-    constexpr int kStep = 2 * kLanes;
+SIM_INLINE_AVX2 CosineSums sum_cosine_terms(const float *a, const float *b, int n) {
+    constexpr int kAccumulators = 4;  // per sum, so 12 of the 16 registers
+    constexpr int kStep = kAccumulators * kLanes;
     constexpr int kBlock = kStepsPerBlock * kStep;
-    __m256d dot_low = _mm256_setzero_pd(), dot_high = _mm256_setzero_pd();
-    __m256d norm_a_low = _mm256_setzero_pd(), norm_a_high = _mm256_setzero_pd();
-    __m256d norm_b_low = _mm256_setzero_pd(), norm_b_high = _mm256_setzero_pd();
+    __m256d dot_total = _mm256_setzero_pd();
+    __m256d norm_a_total = _mm256_setzero_pd();
+    __m256d norm_b_total = _mm256_setzero_pd();
 
     for (int start = 0; start < n; start += kBlock) {
         int end = (n - start < kBlock) ? n : start + kBlock;
-        CosineAccumulators acc0{_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        CosineAccumulators acc1 = acc0;
+        __m256 dot[kAccumulators], norm_a[kAccumulators], norm_b[kAccumulators];
+#pragma GCC unroll 8
+        for (int j = 0; j < kAccumulators; j++) {
+            dot[j] = _mm256_setzero_ps();
+            norm_a[j] = _mm256_setzero_ps();
+            norm_b[j] = _mm256_setzero_ps();
+        }
         int i = start;
 
         for (; i + kStep <= end; i += kStep) {
-            cosine_step(acc0, _mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-            cosine_step(acc1, _mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+#pragma GCC unroll 8
+            for (int j = 0; j < kAccumulators; j++) {
+                __m256 x = _mm256_loadu_ps(a + i + j * kLanes);
+                __m256 y = _mm256_loadu_ps(b + i + j * kLanes);
+                dot[j] = _mm256_fmadd_ps(x, y, dot[j]);
+                norm_a[j] = _mm256_fmadd_ps(x, x, norm_a[j]);
+                norm_b[j] = _mm256_fmadd_ps(y, y, norm_b[j]);
+            }
         }
         if (i < end) {
             int remaining = end - i;
-            __m256i m0 = tail_mask(remaining);
-            __m256i m1 = tail_mask(remaining - 8);
-            cosine_step(acc0, _mm256_maskload_ps(a + i, m0), _mm256_maskload_ps(b + i, m0));
-            cosine_step(acc1, _mm256_maskload_ps(a + i + 8, m1), _mm256_maskload_ps(b + i + 8, m1));
+#pragma GCC unroll 8
+            for (int j = 0; j < kAccumulators; j++) {
+                __m256i mask = tail_mask(remaining - j * kLanes);
+                __m256 x = _mm256_maskload_ps(a + i + j * kLanes, mask);
+                __m256 y = _mm256_maskload_ps(b + i + j * kLanes, mask);
+                dot[j] = _mm256_fmadd_ps(x, y, dot[j]);
+                norm_a[j] = _mm256_fmadd_ps(x, x, norm_a[j]);
+                norm_b[j] = _mm256_fmadd_ps(y, y, norm_b[j]);
+            }
         }
 
-        add_to_totals(_mm256_add_ps(acc0.dot, acc1.dot), dot_low, dot_high);
-        add_to_totals(_mm256_add_ps(acc0.norm_a, acc1.norm_a), norm_a_low, norm_a_high);
-        add_to_totals(_mm256_add_ps(acc0.norm_b, acc1.norm_b), norm_b_low, norm_b_high);
+        dot_total = add_to_total(dot_total, sum_tree(dot));
+        norm_a_total = add_to_total(norm_a_total, sum_tree(norm_a));
+        norm_b_total = add_to_total(norm_b_total, sum_tree(norm_b));
     }
 
     CosineSums sums;
-    sums.dot = horizontal_sum(_mm256_add_pd(dot_low, dot_high));
-    sums.norm_a_squared = horizontal_sum(_mm256_add_pd(norm_a_low, norm_a_high));
-    sums.norm_b_squared = horizontal_sum(_mm256_add_pd(norm_b_low, norm_b_high));
+    sums.dot = horizontal_sum(dot_total);
+    sums.norm_a_squared = horizontal_sum(norm_a_total);
+    sums.norm_b_squared = horizontal_sum(norm_b_total);
     return sums;
+}
+
+SIM_TARGET_AVX2 CosineSums cosine_sums(const float *a, const float *b, int n) {
+    return sum_cosine_terms(a, b, n);
+}
+
+SIM_TARGET_AVX2 double cosine_distance(const float *a, const float *b, int n) {
+    return cosine_distance_from_sums(sum_cosine_terms(a, b, n));
 }
 
 // Squares and sums in double, 16 values per step.
@@ -451,6 +527,7 @@ SIM_TARGET_AVX2 double norm_squared(const float *a, int n) {
 
 // ---- dispatch -----------------------------------------------------------------
 
+
 const DistanceKernels kScalarKernels = {
     "scalar",
     KernelIsa::scalar,
@@ -458,6 +535,7 @@ const DistanceKernels kScalarKernels = {
     scalar::inner_product,
     scalar::l1_distance,
     scalar::cosine_sums,
+    scalar::cosine_distance,
     scalar::norm_squared,
 };
 
@@ -468,6 +546,7 @@ const DistanceKernels kAvx2Kernels = {
     avx2::inner_product,
     avx2::l1_distance,
     avx2::cosine_sums,
+    avx2::cosine_distance,
     avx2::norm_squared,
 };
 
@@ -478,6 +557,7 @@ const DistanceKernels kAvx512Kernels = {
     avx512::inner_product,
     avx512::l1_distance,
     avx512::cosine_sums,
+    avx512::cosine_distance,
     avx512::norm_squared,
 };
 
@@ -523,17 +603,6 @@ const DistanceKernels *kernels_for_isa(KernelIsa isa) noexcept {
 const DistanceKernels &active_kernels() noexcept {
     static const DistanceKernels &chosen = choose_kernels();
     return chosen;
-}
-
-double cosine_distance_from_sums(const CosineSums &sums) noexcept {
-    // sqrt(a * b) rather than sqrt(a) * sqrt(b), as pgvector computes it.
-    // A zero norm makes this 0 / 0, so NaN propagates through the clamp.
-    double similarity = sums.dot / std::sqrt(sums.norm_a_squared * sums.norm_b_squared);
-    if (similarity > 1.0)
-        similarity = 1.0;
-    else if (similarity < -1.0)
-        similarity = -1.0;
-    return 1.0 - similarity;
 }
 
 }  // namespace similarity
