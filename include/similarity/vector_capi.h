@@ -24,7 +24,11 @@ extern "C" {
 bool		sim_vector_parse(const char *text, float *out, int max_dims,
 							 int *dims, SimError *error);
 
-/* Distance kernels over n floats, dispatched at run time to AVX-512/AVX2. */
+/*
+ * Distance kernels over n floats: AVX-512F, AVX2+FMA or scalar code, chosen
+ * once per process for the CPU.  C++ code calls the same kernels through
+ * similarity/distance.hpp, which also documents their accuracy.
+ */
 double		sim_l2_squared_distance(const float *a, const float *b, int n);
 double		sim_inner_product(const float *a, const float *b, int n);
 double		sim_l1_distance(const float *a, const float *b, int n);
@@ -35,7 +39,7 @@ double		sim_l1_distance(const float *a, const float *b, int n);
  */
 double		sim_cosine_distance(const float *a, const float *b, int n);
 
-/* Squared Euclidean norm of a. */
+/* Squared Euclidean norm of a, summed in double precision. */
 double		sim_norm_squared(const float *a, int n);
 
 /* Name of the kernel set chosen for this CPU ("avx512", "avx2", "scalar"). */

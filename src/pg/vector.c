@@ -16,6 +16,7 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 
 #include "sim_error.h"
 #include "vector.h"
@@ -64,8 +65,9 @@ CheckSameDims(const Vector *a, const Vector *b)
 				 errmsg("different vector dimensions %d and %d", a->dim, b->dim)));
 }
 
-static void
-CheckElement(float value)
+/* Reject NaN and infinities, which a vector never contains. */
+void
+CheckVectorElement(float value)
 {
 	if (isnan(value))
 		ereport(ERROR,
@@ -177,14 +179,14 @@ vector_recv(PG_FUNCTION_ARGS)
 
 	if (unused != 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected unused to be 0, not %d", unused)));
 
 	result = InitVector(dim);
 	for (int i = 0; i < dim; i++)
 	{
 		result->x[i] = pq_getmsgfloat4(buf);
-		CheckElement(result->x[i]);
+		CheckVectorElement(result->x[i]);
 	}
 
 	PG_RETURN_VECTOR_P(result);
@@ -218,87 +220,91 @@ vector(PG_FUNCTION_ARGS)
 	PG_RETURN_VECTOR_P(vec);
 }
 
-PG_FUNCTION_INFO_V1(l2_distance);
-Datum
-l2_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sqrt(sim_l2_squared_distance(a->x, b->x, a->dim)));
+/*
+ * Cast a one-dimensional integer[], real[], double precision[] or numeric[]
+ * array to a vector: array_to_vector(array, typmod, is_explicit).
+ */
+PG_FUNCTION_INFO_V1(array_to_vector);
+Datum
+array_to_vector(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	Oid			element_type = ARR_ELEMTYPE(array);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elements;
+	int			count;
+	Vector	   *result;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D")));
+
+	if (array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("array must not contain nulls")));
+
+	if (element_type != INT4OID && element_type != FLOAT4OID &&
+		element_type != FLOAT8OID && element_type != NUMERICOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("unsupported array type")));
+
+	get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, element_type, typlen, typbyval, typalign,
+					  &elements, NULL, &count);
+
+	CheckVectorDim(count);
+	CheckExpectedDim(typmod, count);
+
+	result = InitVector(count);
+	for (int i = 0; i < count; i++)
+	{
+		switch (element_type)
+		{
+			case INT4OID:
+				result->x[i] = (float) DatumGetInt32(elements[i]);
+				break;
+			case FLOAT4OID:
+				result->x[i] = DatumGetFloat4(elements[i]);
+				break;
+			case FLOAT8OID:
+				/* Out-of-range values become infinities and are rejected below. */
+				result->x[i] = (float) DatumGetFloat8(elements[i]);
+				break;
+			default:
+				/* numeric_float4 raises its own error for out-of-range values. */
+				result->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4,
+																  elements[i]));
+				break;
+		}
+		CheckVectorElement(result->x[i]);
+	}
+
+	/* Pass-by-reference elements point into the array, so free only the list. */
+	pfree(elements);
+	PG_RETURN_VECTOR_P(result);
 }
 
-/* Squared L2 distance, the cheaper ordering function for the index. */
-PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
+/* Cast a vector to real[]: vector_to_float4(vector, typmod, is_explicit). */
+PG_FUNCTION_INFO_V1(vector_to_float4);
 Datum
-vector_l2_squared_distance(PG_FUNCTION_ARGS)
+vector_to_float4(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *vec = PG_GETARG_VECTOR_P(0);
+	Datum	   *elements = palloc(sizeof(Datum) * vec->dim);
+	ArrayType  *result;
 
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sim_l2_squared_distance(a->x, b->x, a->dim));
-}
+	for (int i = 0; i < vec->dim; i++)
+		elements[i] = Float4GetDatum(vec->x[i]);
 
-PG_FUNCTION_INFO_V1(inner_product);
-Datum
-inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sim_inner_product(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_negative_inner_product);
-Datum
-vector_negative_inner_product(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(-sim_inner_product(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(cosine_distance);
-Datum
-cosine_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sim_cosine_distance(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(l1_distance);
-Datum
-l1_distance(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
-
-	CheckSameDims(a, b);
-	PG_RETURN_FLOAT8(sim_l1_distance(a->x, b->x, a->dim));
-}
-
-PG_FUNCTION_INFO_V1(vector_dims);
-Datum
-vector_dims(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-
-	PG_RETURN_INT32(a->dim);
-}
-
-PG_FUNCTION_INFO_V1(vector_norm);
-Datum
-vector_norm(PG_FUNCTION_ARGS)
-{
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
-
-	PG_RETURN_FLOAT8(sqrt(sim_norm_squared(a->x, a->dim)));
+	result = construct_array(elements, vec->dim, FLOAT4OID, sizeof(float4),
+							 true, TYPALIGN_INT);
+	pfree(elements);
+	PG_RETURN_ARRAYTYPE_P(result);
 }

@@ -29,5 +29,6 @@ extern Vector *InitVector(int dim);
 extern void CheckVectorDim(int dim);
 extern void CheckExpectedDim(int32 typmod, int dim);
 extern void CheckSameDims(const Vector *a, const Vector *b);
+extern void CheckVectorElement(float value);
 
 #endif							/* SIM_VECTOR_H */

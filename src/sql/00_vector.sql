@@ -81,3 +81,14 @@ CREATE OPERATOR <+> (
 	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = @extschema@.l1_distance,
 	COMMUTATOR = '<+>'
 );
+
+-- Other functions of one vector
+
+CREATE FUNCTION l2_normalize(vector) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION binary_quantize(vector) RETURNS bit
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION subvector(vector, integer, integer) RETURNS vector
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
