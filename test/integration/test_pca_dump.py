@@ -2,7 +2,7 @@
 
 A model large enough to be stored out of line (TOAST) goes through
 pg_dump -Fc and pg_restore into a new database, and through COPY in text
-and binary format via the client; pca_send output, which holds every
+and binary format via the client; pca_send output, which contains every
 stored bit, must be identical each time.
 """
 
