@@ -18,10 +18,11 @@
 // dimensions, so an estimated 40 s at 4096 (the cost grows as d^3), while
 // dsyevr took 3.3 s for the top 256 of 4096 (docs/benchmarks.md, "PCA").
 //
-// NOTE: OpenBLAS starts its worker threads when the library is loaded, and
-// they do not block signals, so the kernel may run a backend's signal
-// handler on one of them.  PostgreSQL 15's handlers only set flags and
-// write to the latch's self-pipe, which works from any thread.
+// NOTE: OpenBLAS (0.3.21, pthreads build) starts its worker threads when
+// the library is loaded, and they do not block signals, so the kernel may
+// run a backend's signal handler on one of them.  PostgreSQL's handlers set
+// flags and the process latch; whether every handler is safe on another
+// thread has not been checked.
 #include "similarity/core_only.hpp"
 
 #include <algorithm>
