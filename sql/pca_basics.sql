@@ -48,3 +48,8 @@ SELECT pca_project('{"version":1,"dims":2,"n_components":1,"rows":3,"total_varia
 SELECT pca_explained_variance(pca_fit(v, 2)) FROM (VALUES ('[1,0,0]'::vector), ('[3,0,0]'), ('[5,0,0]')) t(v);
 
 DROP TABLE pca_rows, pca_models;
+
+-- One model per group.
+SELECT g, pca_n_components(pca_fit(v, 1)), pca_mean(pca_fit(v, 1))
+FROM (VALUES (1, '[1,2]'::vector), (1, '[3,4]'), (2, '[0,0]'), (2, '[0,2]'), (2, '[0,4]')) t(g, v)
+GROUP BY g ORDER BY g;

@@ -32,6 +32,69 @@ constexpr int kTextVersion = 1;
 constexpr size_t kDoubleChars = 25;
 constexpr size_t kFloatChars = 16;
 
+#define SIM_CLONES __attribute__((target_clones("avx512f", "avx2,fma", "default")))
+
+// Eight floats in a GCC vector, which each target clone compiles to its own
+// instructions.  The helpers below are always inlined, so the -Wpsabi note
+// about passing 32-byte vectors between functions does not apply.
+typedef float Lanes8 __attribute__((vector_size(32)));
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+__attribute__((always_inline)) inline Lanes8 load8(const float *p) {
+    Lanes8 v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+__attribute__((always_inline)) inline float sum_lanes(Lanes8 v) {
+    float sum = 0.0f;
+    for (int i = 0; i < 8; i++)
+        sum += v[i];
+    return sum;
+}
+
+// out[i] = dot(components row i, x) on one thread, four rows per pass so
+// each load of x serves four rows.  A single projection is too short for
+// OpenBLAS's threaded sgemv, whose wake-up of its second thread dominated
+// when the other core was busy (docs/benchmarks.md, "PCA").
+SIM_CLONES void project_one(const float *components, const float *x, int dims, int k,
+                            float *out) {
+    int i = 0;
+    for (; i + 4 <= k; i += 4) {
+        const float *w0 = components + static_cast<size_t>(i) * dims;
+        const float *w1 = w0 + dims;
+        const float *w2 = w1 + dims;
+        const float *w3 = w2 + dims;
+        Lanes8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+        int j = 0;
+        for (; j + 8 <= dims; j += 8) {
+            Lanes8 xv = load8(x + j);
+            a0 += load8(w0 + j) * xv;
+            a1 += load8(w1 + j) * xv;
+            a2 += load8(w2 + j) * xv;
+            a3 += load8(w3 + j) * xv;
+        }
+        float s0 = sum_lanes(a0), s1 = sum_lanes(a1), s2 = sum_lanes(a2), s3 = sum_lanes(a3);
+        for (; j < dims; j++) {
+            s0 += w0[j] * x[j];
+            s1 += w1[j] * x[j];
+            s2 += w2[j] * x[j];
+            s3 += w3[j] * x[j];
+        }
+        out[i] = s0;
+        out[i + 1] = s1;
+        out[i + 2] = s2;
+        out[i + 3] = s3;
+    }
+    for (; i < k; i++) {
+        const float *w = components + static_cast<size_t>(i) * dims;
+        float sum = 0.0f;
+        for (int j = 0; j < dims; j++)
+            sum += w[j] * x[j];
+        out[i] = sum;
+    }
+}
+
 void project(const float *components, const float *mean, int dims, int k,
              const float *const *inputs, float *const *outputs, int count,
              float *scratch) {
@@ -46,8 +109,7 @@ void project(const float *components, const float *mean, int dims, int k,
                              mean_vector;
 
         if (m == 1) {
-            Eigen::Map<Eigen::VectorXf> out(outputs[start], k);
-            out.noalias() = weights.transpose() * centred.col(0);
+            project_one(components, scratch, dims, k, outputs[start]);
             continue;
         }
 

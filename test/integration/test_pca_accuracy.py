@@ -7,7 +7,8 @@ least 0.9999), and projections (per row and array form) with their pairwise
 distances.  Cases: random data, low-rank data with n_components equal to
 the rank, and data with zero-variance columns.  A last check projects with
 two different TOASTed models in one query, so the per-query model cache
-must tell them apart.
+must tell them apart, and the fit-on-a-sample, project-with-UPDATE
+workflow runs end to end.
 """
 
 import io
@@ -121,6 +122,25 @@ def check_two_models(cur):
     print("two models in one query: each row projected with its own model")
 
 
+def check_dba_workflow(cur):
+    """Fit on a table sample, then project a whole column with an UPDATE."""
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal((2000, 64)) * np.linspace(0.2, 4, 64)).astype(np.float32)
+    load(cur, "products", x)
+    cur.execute("ALTER TABLE products RENAME COLUMN v TO embedding")
+    cur.execute("CREATE TABLE pca_models AS SELECT pca_fit(embedding, 16) AS model "
+                "FROM products TABLESAMPLE SYSTEM (50) REPEATABLE (1)")
+    cur.execute("SELECT pca_dims(model), pca_n_components(model) FROM pca_models")
+    assert cur.fetchone() == (64, 16)
+    cur.execute("ALTER TABLE products ADD COLUMN embedding_16 vector(16)")
+    cur.execute("UPDATE products SET embedding_16 = "
+                "pca_project((SELECT model FROM pca_models), embedding)")
+    assert cur.rowcount == 2000, cur.rowcount
+    cur.execute("SELECT count(*) FROM products WHERE vector_dims(embedding_16) = 16")
+    assert cur.fetchone()[0] == 2000
+    print("fit on a TABLESAMPLE and UPDATE with pca_project: 2000 rows projected")
+
+
 def main():
     rng = np.random.default_rng(2024)
     cases = []
@@ -149,6 +169,7 @@ def main():
         for name, data, k in cases:
             check_case(cur, name, data, k)
         check_two_models(cur)
+        check_dba_workflow(cur)
         conn.close()
 
 

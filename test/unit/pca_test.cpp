@@ -213,6 +213,34 @@ TEST(PcaCompute, SignRuleMakesLargestLoadingPositive) {
     }
 }
 
+TEST(PcaCompute, RejectsNonFiniteScatter) {
+    // SQL vectors are float4, whose squares stay finite in double precision,
+    // so only the C API can reach this check.
+    Accumulator a(2);
+    a.add({1e200, 0});
+    a.add({-1e200, 1});
+    a.flush();
+    Model m(2, 1, a.acc.rows);
+    SimError error;
+    sim_error_init(&error);
+    EXPECT_FALSE(sim_pca_compute(&a.acc, &m.view, nullptr, &error));
+    EXPECT_EQ(error.kind, SIM_ERR_DATA);
+    EXPECT_STREQ(error.message, "pca_fit produced non-finite results");
+}
+
+TEST(PcaCompute, StopsWhenInterrupted) {
+    Accumulator a(2);
+    a.add({1, 2});
+    a.add({3, 5});
+    a.flush();
+    Model m(2, 1, a.acc.rows);
+    volatile int32_t pending = 1;
+    SimError error;
+    sim_error_init(&error);
+    EXPECT_FALSE(sim_pca_compute(&a.acc, &m.view, &pending, &error));
+    EXPECT_EQ(error.kind, SIM_ERR_CANCELED);
+}
+
 TEST(PcaProject, MatchesNaiveProduct) {
     const int dims = 7, k = 3, count = 300;  // more than one batch
     std::mt19937 gen(5);
