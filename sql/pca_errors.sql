@@ -45,3 +45,6 @@ SELECT pg_temp.error_of($$SELECT '{"version":1,"dims":2,"n_components":1,"rows":
 SELECT pg_temp.error_of($$SELECT '{"version":1,"dims":2,"n_components":1,"rows":3,"total_variance":-2,"mean":[1,2],"explained_variance":[1.5],"components":[[1,0]]}'::pca$$);
 SELECT pg_temp.error_of($$SELECT '{"version":2,"dims":2}'::pca$$);
 
+
+-- The final function consumes the state, so pca_fit is not a window function (0A000).
+SELECT pg_temp.error_of($$SELECT pca_fit(v, 1) OVER () FROM two_rows$$);
