@@ -182,7 +182,7 @@ def compare_project(cur, args):
     report_rate("per row in a query", "rows", args.rows, per_row, baseline)
 
     # The arrays are built in the query from the same rows, so both forms
-    # read the same input; arrays of 1000 vectors are 16 MB at 4096 dimensions.
+    # read the same input.  An array of 1000 vectors is 16 MB at 4096 dimensions.
     arrays = "(SELECT array_agg(embedding) AS vs FROM features GROUP BY id / 1000) AS a"
     baseline = timed(cur, f"SELECT sum(cardinality(vs)) FROM {arrays}", args.repeat)
     array_form = timed(cur, f"SELECT sum(cardinality(pca_project({model}, vs))) "
