@@ -16,6 +16,7 @@ import io
 import json
 import os
 import platform
+import shutil
 import statistics
 import struct
 import subprocess
@@ -113,6 +114,14 @@ def main():
 
     x = make_features(args.rows, args.dims)
     workdir = tempfile.mkdtemp(prefix="bench-pca-")
+    try:
+        benchmark(args, x, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def benchmark(args, x, workdir):
+    """Load the rows into a throwaway cluster and print every measurement."""
     npy = os.path.join(workdir, "features.npy")
     np.save(npy, x)
 
