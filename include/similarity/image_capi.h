@@ -34,6 +34,8 @@ typedef struct SimImageBytes
 {
 	const uint8_t *data;
 	size_t		size;
+	int			position;		/* 1-based array element number for error
+								 * messages; 0 for a single image */
 } SimImageBytes;
 
 #define SIM_MODEL_DESCRIPTION_SIZE 1024
@@ -54,13 +56,12 @@ bool		sim_embed_prepare(const SimEmbedSettings *settings, const char *model,
 
 /*
  * Decode, preprocess and embed count images in one forward pass, writing
- * count * output_dim floats to out.  first_index is the 0-based position of
- * images[0] in the caller's array, used in error messages.  The interrupt
- * flag is polled between images.
+ * count * output_dim floats to out.  The interrupt flag is polled between
+ * images; when it is set the call fails with SIM_ERR_CANCELED.
  */
 bool		sim_embed_images(const SimEmbedSettings *settings, const char *model,
-							 const SimImageBytes *images, int count, int first_index,
-							 float *out, SimInterruptFlag interrupt, SimError *error);
+							 const SimImageBytes *images, int count, float *out,
+							 SimInterruptFlag interrupt, SimError *error);
 
 /*
  * Write a JSON object describing the model into json (NUL-terminated): name,

@@ -53,6 +53,7 @@ class LoadedModel;
 struct ImageBytes {
     const uint8_t *data;
     std::size_t size;
+    int position = 0;  // 1-based array element number for messages; 0 for none
 };
 
 // What a lookup in the cache found or loaded.
@@ -83,11 +84,10 @@ public:
     std::string describe() const;
 
     // Decode, preprocess and run count images as one batch; write
-    // count * output_dim floats to out.  first_index numbers the images in
-    // error messages.  interrupt (may be null) is polled between images;
-    // when set, throws Error(SIM_ERR_CANCELED).
+    // count * output_dim floats to out.  interrupt (may be null) is polled
+    // between images; when set, throws Error(SIM_ERR_CANCELED).
     void embed(const ImageBytes *images, std::size_t count, int64_t max_pixels,
-               float *out, std::size_t first_index, SimInterruptFlag interrupt);
+               float *out, SimInterruptFlag interrupt);
 
     // Run the network on a preprocessed float batch [count, 3, S, S] and
     // write count * output_dim floats to out.

@@ -72,8 +72,8 @@ extern "C" bool sim_embed_prepare(const SimEmbedSettings *settings, const char *
 }
 
 extern "C" bool sim_embed_images(const SimEmbedSettings *settings, const char *model,
-                                 const SimImageBytes *images, int count, int first_index,
-                                 float *out, SimInterruptFlag interrupt, SimError *error) {
+                                 const SimImageBytes *images, int count, float *out,
+                                 SimInterruptFlag interrupt, SimError *error) {
     return guard(error, [&] {
         init_opencv_once();
         if (count <= 0)
@@ -82,9 +82,8 @@ extern "C" bool sim_embed_images(const SimEmbedSettings *settings, const char *m
         ModelHandle handle = acquire_model(run, model ? model : "");
         std::vector<ImageBytes> batch(static_cast<std::size_t>(count));
         for (int i = 0; i < count; i++)
-            batch[i] = {images[i].data, images[i].size};
-        handle.model->embed(batch.data(), batch.size(), run.max_image_pixels, out,
-                            static_cast<std::size_t>(first_index), interrupt);
+            batch[i] = {images[i].data, images[i].size, images[i].position};
+        handle.model->embed(batch.data(), batch.size(), run.max_image_pixels, out, interrupt);
     });
 }
 

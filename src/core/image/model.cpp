@@ -250,7 +250,7 @@ void LoadedModel::forward(const float *input, std::size_t count, float *out) {
 }
 
 void LoadedModel::embed(const ImageBytes *images, std::size_t count, int64_t max_pixels,
-                        float *out, std::size_t first_index, SimInterruptFlag interrupt) {
+                        float *out, SimInterruptFlag interrupt) {
     const int side = manifest_.preprocess.input_size;
     const std::size_t per_image = std::size_t(3) * side * side;
     std::vector<float> batch(per_image * count);
@@ -262,11 +262,10 @@ void LoadedModel::embed(const ImageBytes *images, std::size_t count, int64_t max
             cv::Mat rgb = decode_image_rgb(images[i].data, images[i].size, max_pixels);
             preprocess_image(rgb, manifest_.preprocess, batch.data() + i * per_image);
         } catch (const Error &e) {
-            if (count == 1 && first_index == 0)
+            if (images[i].position == 0)
                 throw;
-            // Name the array element (1-based, as SQL arrays are) that failed.
-            throw Error(e.kind(), std::string(e.what()) + " (array element " +
-                                      std::to_string(first_index + i + 1) + ")",
+            throw Error(e.kind(), std::string(e.what()) + " in array element " +
+                                      std::to_string(images[i].position),
                         e.detail(), e.hint());
         }
     }
