@@ -10,12 +10,15 @@
 // --output features prints each feature vector as one line of numbers
 // --output raw      writes little-endian float32 rows to stdout
 // --bench S         repeats the whole set for about S seconds and prints
-//                   images/s and the decode+preprocess share of the time
+//                   images/s, images per CPU-second and the decode+preprocess
+//                   share of the wall time
 // --input-dump FILE writes the preprocessed float input tensors (float32,
 //                   [N,3,S,S]) to FILE, for comparison with a reference
 // --input-raw FILE  skips decoding: runs the model on the float32 tensors
 //                   [N,3,S,S] in FILE (as --input-dump writes them)
 #include "similarity/core_only.hpp"
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cmath>
@@ -100,6 +103,14 @@ std::vector<uint8_t> read_file(const std::string &path) {
     if (!in)
         throw Error(SIM_ERR_SYSTEM, "could not read \"" + path + "\"");
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// CPU time (user + system) of this process, all threads, in seconds.
+double cpu_seconds() {
+    rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -207,16 +218,19 @@ int run(const Options &options) {
         std::size_t images = 0;
         double total_prep = 0;
         auto start = std::chrono::steady_clock::now();
+        const double cpu_start = cpu_seconds();
         while (seconds_since(start) < options.bench_seconds) {
             embed_all(model, options, files, features, nullptr, &total_prep);
             images += files.size();
         }
         double elapsed = seconds_since(start);
+        double cpu = cpu_seconds() - cpu_start;
         std::printf("bench model=%s device=%s precision=%s batch_size=%d threads=%d images=%zu "
-                    "seconds=%.3f images_per_s=%.3f prep_share=%.4f\n",
+                    "seconds=%.3f images_per_s=%.3f prep_share=%.4f cpu_seconds=%.3f "
+                    "images_per_cpu_s=%.3f\n",
                     options.model.c_str(), model.device().c_str(),
                     precision_name(model.precision()), options.batch_size, torch_threads(),
-                    images, elapsed, images / elapsed, total_prep / elapsed);
+                    images, elapsed, images / elapsed, total_prep / elapsed, cpu, images / cpu);
         return 0;
     }
 

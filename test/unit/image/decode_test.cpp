@@ -80,7 +80,6 @@ std::vector<uint8_t> jpeg_header(uint16_t width, uint16_t height) {
 TEST(DecodeTest, FormatsRoundTrip) {
     cv::Mat bgr = sample_bgr();
     for (const char *ext : {".png", ".bmp", ".tiff", ".webp", ".jpg"}) {
-        std::vector<uint8_t> params;
         std::vector<uint8_t> bytes = encode(bgr, ext);
         cv::Mat rgb = decode_image_rgb(bytes.data(), bytes.size(), kLimit);
         ASSERT_EQ(rgb.type(), CV_8UC3) << ext;
