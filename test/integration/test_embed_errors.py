@@ -1,5 +1,6 @@
 """Bad images and bad models raise errors with the right SQLSTATE, never a crash."""
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from embed_support import encode, setup_extension, write_tiny_model
 from pgcluster import Cluster
 
 model_dir = tempfile.mkdtemp(prefix="sim-embed-models-")
+atexit.register(shutil.rmtree, model_dir, True)
 os.chmod(model_dir, 0o755)
 write_tiny_model(model_dir)
 
@@ -133,5 +135,4 @@ with Cluster("embed-errors").init() as node:
     conn.close()
     assert "server process" not in node.log(), node.log()[-3000:]
 
-shutil.rmtree(model_dir, ignore_errors=True)
 print("ok")

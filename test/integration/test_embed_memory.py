@@ -7,6 +7,7 @@ under 8 MB, an estimate of allocator noise: leaking one 64x64 input tensor
 (48 KB) per call would add about 100 MB.
 """
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from pgcluster import Cluster
 
 CALLS = 2000
 model_dir = tempfile.mkdtemp(prefix="sim-embed-memory-")
+atexit.register(shutil.rmtree, model_dir, True)
 os.chmod(model_dir, 0o755)
 write_tiny_model(model_dir)
 
@@ -70,5 +72,4 @@ with Cluster("embed-memory").init() as node:
     assert growth_mb < 8, growth_mb
     conn.close()
 
-shutil.rmtree(model_dir, ignore_errors=True)
 print("ok")

@@ -7,6 +7,7 @@ photo in models/testimages/expected_top1.csv of the sample data.  The
 model run in Python on the same preprocessed input.
 """
 
+import atexit
 import csv
 import os
 import shutil
@@ -28,6 +29,7 @@ if not os.path.isfile(MODEL) or not os.path.isdir(IMAGES):
     skip(f"{MODEL} or {IMAGES} is missing")
 
 model_dir = tempfile.mkdtemp(prefix="sim-embed-mobilenet-")
+atexit.register(shutil.rmtree, model_dir, True)
 os.chmod(model_dir, 0o755)
 register = os.path.join(SRC_DIR, "models", "register_model.py")
 common = ["--torchscript", MODEL, "--input-size", "224", "--resize", "whole", "--no-normalize",
@@ -85,5 +87,4 @@ with Cluster("embed-mobilenet").init() as node:
     assert agree == len(expected), f"{agree} of {len(expected)} photos got the expected class"
     conn.close()
 
-shutil.rmtree(model_dir, ignore_errors=True)
 print("ok")

@@ -10,6 +10,7 @@ and checks, on real photos:
   version changes when the manifest changes.
 """
 
+import atexit
 import io
 import json
 import os
@@ -30,6 +31,7 @@ if DATA is None:
 
 PHOTO_COUNT = 6
 model_dir = tempfile.mkdtemp(prefix="sim-embed-vgg-")
+atexit.register(shutil.rmtree, model_dir, True)
 os.chmod(model_dir, 0o755)
 export_vgg16(model_dir)
 model_path = os.path.join(model_dir, "vgg16.pt")
@@ -118,5 +120,4 @@ with Cluster("embed-vgg").init() as node:
     conn.close()
 
     assert 'similarity: loaded model "vgg16"' in node.log(), node.log()[-2000:]
-shutil.rmtree(model_dir, ignore_errors=True)
 print("ok")

@@ -13,6 +13,9 @@
 // thread that starts them, so every call that may start threads runs with
 // all signals blocked: the host's signal handlers must only run in its own
 // thread.
+// NOTE: OpenBLAS, linked by Debian's LibTorch, starts its threads when the
+// library is loaded, with the loading thread's signal mask; see
+// docs/embedding.md.
 #include "similarity/core_only.hpp"
 
 #include "similarity/image/model.hpp"
