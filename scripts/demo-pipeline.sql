@@ -28,10 +28,12 @@ ORDER BY run_id DESC LIMIT 1;
 \echo
 \echo '== PCA: fit on a sample, project every photo'
 -- 256 dimensions for VGG16's 4096, 128 for smaller outputs, and never more
--- than half the number of photos, so small photo sets still fit.
+-- than half the number of photos or the model's own output size, so small
+-- photo sets and small models still fit.
 SELECT CASE WHEN :pca_dims > 0 THEN :pca_dims
             ELSE least(CASE WHEN max(vector_dims(features)) >= 4096 THEN 256 ELSE 128 END,
-                       greatest(2, count(features) / 2)::integer)
+                       greatest(2, count(features) / 2)::integer,
+                       max(vector_dims(features)))
        END AS pca_dims,
        least(count(features), 5000) AS pca_sample
 FROM similarity_demo.products \gset

@@ -178,6 +178,8 @@ DECLARE
 	image_type pg_catalog.regtype;
 	embedding_type pg_catalog.regtype;
 	version_type pg_catalog.regtype;
+	table_sql text;
+	pca_table_sql text;
 	key_sql text;
 	key_columns text;
 	key_values text;
@@ -209,6 +211,18 @@ BEGIN
 		RAISE EXCEPTION 'target_table, image_column, embedding_column and model must not be NULL'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	-- Name the tables with their schema in all generated SQL, because a
+	-- regclass prints without one when it is visible in the search_path of
+	-- the moment, and the search_path changes across COMMIT.
+	SELECT format('%I.%I', n.nspname, c.relname) INTO table_sql
+	FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE c.oid = target_table;
+	IF pca_table IS NOT NULL THEN
+		SELECT format('%I.%I', n.nspname, c.relname) INTO pca_table_sql
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.oid = pca_table;
+	END IF;
+
 	IF batch_size IS NULL OR batch_size < 1 OR batch_size > 100000 THEN
 		RAISE EXCEPTION 'batch_size % is out of range', coalesce(batch_size::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value',
@@ -261,14 +275,14 @@ BEGIN
 			RAISE EXCEPTION 'relation % has no vector column "%"', target_table, projected_column
 				USING ERRCODE = 'undefined_column';
 		END IF;
-		EXECUTE format('SELECT count(*) FROM %s', pca_table) INTO rows_pending;
+		EXECUTE format('SELECT count(*) FROM %s', pca_table_sql) INTO rows_pending;
 		IF rows_pending <> 1 THEN
 			RAISE EXCEPTION 'pca_table % must contain exactly one row, not %', pca_table, rows_pending
 				USING ERRCODE = 'cardinality_violation',
 					  HINT = 'Store the result of pca_fit() in a one-row table.';
 		END IF;
 		projection_sql := format(', %I = @extschema@.pca_project((SELECT p.%I FROM %s AS p), u.embedding)',
-								 projected_column, pca_column, pca_table);
+								 projected_column, pca_column, pca_table_sql);
 	END IF;
 
 	-- The companion column records which model version made each embedding.
@@ -278,7 +292,7 @@ BEGIN
 	IF version_type IS NULL THEN
 		RAISE NOTICE 'adding column "%" to % to record the model version of each embedding',
 			version_column, target_table;
-		EXECUTE format('ALTER TABLE %s ADD COLUMN %I text', target_table, version_column);
+		EXECUTE format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I text', table_sql, version_column);
 	ELSIF version_type <> 'text'::regtype THEN
 		RAISE EXCEPTION 'version column "%" of relation % has type %, not text',
 			version_column, target_table, version_type
@@ -305,14 +319,14 @@ BEGIN
 
 	IF retry_failed THEN
 		EXECUTE format('UPDATE %s AS t SET %I = NULL WHERE t.%I IS NULL AND t.%I = $1 AND t.%I IS NOT NULL',
-					   target_table, version_column, embedding_column, version_column, image_column)
+					   table_sql, version_column, embedding_column, version_column, image_column)
 			USING version_tag;
 	END IF;
 
 	EXECUTE format('SELECT count(*) FILTER (WHERE t.%I IS NOT NULL AND t.%I IS DISTINCT FROM $1),
 						   count(*) FILTER (WHERE t.%I IS NULL)
 					FROM %s AS t',
-				   image_column, version_column, image_column, target_table)
+				   image_column, version_column, image_column, table_sql)
 		INTO rows_pending, rows_null_image
 		USING version_tag;
 
@@ -344,12 +358,12 @@ BEGIN
 			   WHERE t.ctid > $1 AND t.%I IS NOT NULL AND t.%I IS DISTINCT FROM $2
 			   LIMIT $3
 			   FOR UPDATE OF t SKIP LOCKED) AS s',
-		image_column, key_sql, target_table, image_column, version_column);
+		image_column, key_sql, table_sql, image_column, version_column);
 	update_sql := format(
 		'UPDATE %s AS t SET %I = u.embedding, %I = $3%s
 		 FROM unnest($1::tid[], $2::@extschema@.vector[]) AS u(row_id, embedding)
 		 WHERE t.ctid = u.row_id',
-		target_table, embedding_column, version_column, projection_sql);
+		table_sql, embedding_column, version_column, projection_sql);
 	started := clock_timestamp();
 
 	LOOP
