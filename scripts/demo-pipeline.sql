@@ -11,9 +11,7 @@
 
 \echo
 \echo '== model'
-\x on
-SELECT * FROM similarity_model_info(:'model');
-\x off
+SELECT jsonb_pretty(similarity_model_info(:'model')) AS model_info;
 
 \echo
 \echo '== embedding the photos (one model call per batch, committed batch by batch)'

@@ -143,17 +143,19 @@ RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	RETURN model || ':' || (SELECT i.version FROM @extschema@.similarity_model_info(model) AS i);
+	RETURN model || ':' || (@extschema@.similarity_model_info(model) ->> 'version');
 END
 $$;
 
 -- Whether an error raised while embedding one image is a problem of that
 -- image (skip the row) rather than of the model or the server (stop the run).
+-- image_embed raises 22000 for undecodable images and 54000 for images over
+-- similarity.max_image_pixels, but 22023 for an invalid model name.
 CREATE FUNCTION similarity.reembed_is_image_error(sqlstate text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
-	SELECT left($1, 2) = '22' AND $1 <> '22023'
+	SELECT (left($1, 2) = '22' AND $1 <> '22023') OR $1 = '54000'
 $$;
 
 CREATE PROCEDURE similarity.reembed(
@@ -369,6 +371,10 @@ BEGIN
 	LOOP
 		PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 		PERFORM pg_catalog.pg_advisory_xact_lock(lock_class, this_run::integer);
+		-- Sleep while holding the lock, so the run shows as running.
+		IF batch_delay IS NOT NULL AND total_embedded + total_failed > 0 THEN
+			PERFORM pg_catalog.pg_sleep_for(batch_delay);
+		END IF;
 
 		EXECUTE select_sql INTO row_ids, images, row_keys
 			USING last_row, version_tag,
@@ -423,9 +429,6 @@ BEGIN
 			round(((total_embedded + total_failed) / greatest(elapsed, 0.001))::numeric, 1);
 
 		EXIT WHEN max_rows IS NOT NULL AND total_embedded + total_failed >= max_rows;
-		IF batch_delay IS NOT NULL THEN
-			PERFORM pg_catalog.pg_sleep_for(batch_delay);
-		END IF;
 	END LOOP;
 
 	PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);

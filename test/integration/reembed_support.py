@@ -16,34 +16,20 @@ from pgcluster import Cluster
 SRC_DIR = os.environ.get("SIM_SRC_DIR", os.getcwd())
 PYTHON = "/usr/bin/python3"
 
-TINY_MODEL_SCRIPT = r"""
-import sys
-import torch
-
-class Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(3, 8, kernel_size=3, stride=2)
-        self.fc = torch.nn.Linear(8, 8)
-
-    def forward(self, x):
-        x = torch.relu(self.conv(x))
-        x = x.mean(dim=(2, 3))
-        return self.fc(x)
-
-torch.manual_seed(int(sys.argv[2]))
-torch.jit.script(Tiny().eval()).save(sys.argv[1])
-"""
-
-
 def export_tiny_model(model_dir, name="tiny", seed=1):
     """Export an 8-dimensional TorchScript model and register it as `name`.
 
     A different seed gives different weights, so the registered model's
     version changes."""
+    import torch
+    from torch import nn
+
     os.makedirs(model_dir, exist_ok=True)
     torchscript = os.path.join(model_dir, f"{name}.pt")
-    subprocess.run([PYTHON, "-c", TINY_MODEL_SCRIPT, torchscript, str(seed)], check=True)
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Conv2d(3, 8, kernel_size=3, stride=2), nn.ReLU(),
+                        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 8)).eval()
+    torch.jit.script(net).save(torchscript)
     subprocess.run([PYTHON, os.path.join(SRC_DIR, "models", "register_model.py"),
                     "--name", name, "--torchscript", torchscript, "--input-size", "32",
                     "--resize", "whole", "--no-normalize", "--output-dim", "8",
