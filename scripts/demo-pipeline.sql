@@ -11,7 +11,10 @@
 
 \echo
 \echo '== model'
-SELECT jsonb_pretty(similarity_model_info(:'model')) AS model_info;
+SELECT info ->> 'name' AS name, info ->> 'weights' AS weights,
+       info ->> 'output_dim' AS output_dim, info ->> 'device' AS device,
+       info ->> 'version' AS version
+FROM similarity_model_info(:'model') AS info;
 
 \echo
 \echo '== embedding the photos (one model call per batch, committed batch by batch)'
@@ -69,13 +72,15 @@ ANALYZE similarity_demo.products;
 
 \echo
 \echo '== more like this: the nearest photos to a few query products'
--- One query per category, catalogue shots ("*_Iconic.*") first.
+-- One query per category: a shop photo rather than a catalogue shot
+-- ("*_Iconic.*"), because catalogue shots on white backgrounds mostly match
+-- each other.
 CREATE TABLE similarity_demo.queries AS
 SELECT id FROM (
     SELECT DISTINCT ON (category) id, category
     FROM similarity_demo.products
     WHERE embedding IS NOT NULL
-    ORDER BY category, (path LIKE '%\_Iconic.%') DESC, md5(path)
+    ORDER BY category, (path LIKE '%\_Iconic.%'), md5(path)
 ) AS per_category
 ORDER BY md5(category)
 LIMIT :queries;

@@ -1,5 +1,6 @@
 -- The demo's table, one row per product photo.  scripts/demo runs this file,
 -- loads the photos with scripts/load-photos, then runs demo-pipeline.sql.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS similarity;
 
 DROP SCHEMA IF EXISTS similarity_demo CASCADE;

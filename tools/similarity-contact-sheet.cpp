@@ -1,7 +1,7 @@
 // similarity-contact-sheet: draw each query photo beside its nearest matches.
 //
 // Usage: similarity-contact-sheet --input MATCHES.tsv --output SHEET.png
-//                                 [--title TEXT] [--thumb PIXELS]
+//                                 [--title TEXT] [--subtitle TEXT] [--thumb PIXELS]
 //
 // MATCHES.tsv has one line per match, tab-separated, without a header:
 //   query_id  query_path  query_category  rank  match_path  match_category  distance
@@ -41,6 +41,7 @@ struct Options {
 	std::string input;
 	std::string output;
 	std::string title;
+	std::string subtitle;
 	int thumb = 160;
 };
 
@@ -53,13 +54,13 @@ const cv::Scalar kOtherCategory(40, 40, 210);  // red
 constexpr int kMargin = 10;
 constexpr int kFrame = 4;
 constexpr int kLabelHeight = 36;
-constexpr int kTitleHeight = 44;
+constexpr int kTitleHeight = 64;
 
 [[noreturn]] void usage_error(const std::string &message)
 {
 	std::cerr << "similarity-contact-sheet: " << message << "\n"
 			  << "usage: similarity-contact-sheet --input MATCHES.tsv --output SHEET.png"
-				 " [--title TEXT] [--thumb PIXELS]\n";
+				 " [--title TEXT] [--subtitle TEXT] [--thumb PIXELS]\n";
 	std::exit(2);
 }
 
@@ -77,6 +78,8 @@ Options parse_options(int argc, char **argv)
 			options.output = value;
 		else if (name == "--title")
 			options.title = value;
+		else if (name == "--subtitle")
+			options.subtitle = value;
 		else if (name == "--thumb") {
 			options.thumb = std::atoi(value.c_str());
 			if (options.thumb < 48 || options.thumb > 1024)
@@ -211,9 +214,10 @@ int main(int argc, char **argv)
 	const int height = kTitleHeight + static_cast<int>(rows.size()) * cell_height + kMargin;
 	cv::Mat sheet(height, width, CV_8UC3, kWhite);
 
-	if (!options.title.empty())
-		cv::putText(sheet, fit_text(options.title, 0.6, width - 2 * kMargin),
-					cv::Point(kMargin, 28), cv::FONT_HERSHEY_SIMPLEX, 0.6, kBlack, 1, cv::LINE_AA);
+	cv::putText(sheet, fit_text(options.title, 0.6, width - 2 * kMargin),
+				cv::Point(kMargin, 26), cv::FONT_HERSHEY_SIMPLEX, 0.6, kBlack, 1, cv::LINE_AA);
+	cv::putText(sheet, fit_text(options.subtitle, 0.5, width - 2 * kMargin),
+				cv::Point(kMargin, 50), cv::FONT_HERSHEY_SIMPLEX, 0.5, kGrey, 1, cv::LINE_AA);
 
 	for (size_t r = 0; r < rows.size(); ++r) {
 		const QueryRow &row = rows[r];
