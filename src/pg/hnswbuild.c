@@ -32,10 +32,32 @@
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
+#include "common/hashfn.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 
 #include "hnsw.h"
 #include "sim_error.h"
+
+/*
+ * Identical vectors share one element, up to HNSW_HEAPTIDS rows: a graph
+ * of many identical vectors loses connectivity, because the neighbour
+ * lists fill with equally close candidates and later ones get no incoming
+ * links.  "duplicates" maps a hash of the vector to the latest element with
+ * that hash; "extra_tids" holds the heap TIDs after the first.
+ */
+typedef struct DuplicateEntry
+{
+	uint64		hash;
+	int64		label;
+} DuplicateEntry;
+
+typedef struct ExtraTidsEntry
+{
+	int64		label;
+	int			count;
+	ItemPointerData tids[HNSW_HEAPTIDS - 1];
+} ExtraTidsEntry;
 
 typedef struct HnswBuildState
 {
@@ -49,6 +71,9 @@ typedef struct HnswBuildState
 	int64		count;
 	int64		capacity;		/* allocated slots */
 	int64		max_count;		/* slots that fit in maintenance_work_mem */
+
+	HTAB	   *duplicates;
+	HTAB	   *extra_tids;
 
 	bool		on_disk;		/* the graph has been written; insert on disk */
 	double		indtuples;
@@ -234,6 +259,7 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 	Size		size = HnswElementTupleSize(m, level, dims, inline_vector);
 	HnswElementTuple etup = palloc0(size);
 	const float *vector = state->vectors + i * dims;
+	ExtraTidsEntry *extra;
 	OffsetNumber offset;
 
 	etup->level = level;
@@ -241,6 +267,9 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 	etup->heaptids[0] = state->heaptids[i];
 	for (int j = 1; j < HNSW_HEAPTIDS; j++)
 		ItemPointerSetInvalid(&etup->heaptids[j]);
+	extra = hash_search(state->extra_tids, &i, HASH_FIND, NULL);
+	if (extra != NULL)
+		memcpy(&etup->heaptids[1], extra->tids, sizeof(ItemPointerData) * extra->count);
 
 	for (int l = 0; l <= level; l++)
 	{
@@ -365,9 +394,64 @@ FlushGraph(HnswBuildState *state)
 	pfree(state->heaptids);
 	state->vectors = NULL;
 	state->heaptids = NULL;
+	hash_destroy(state->duplicates);
+	hash_destroy(state->extra_tids);
+	state->duplicates = NULL;
+	state->extra_tids = NULL;
 	state->count = 0;
 	state->capacity = 0;
 	HnswReadMeta(state->index, &state->ctx.meta);
+}
+
+/*
+ * Add heaptid to an earlier element with the same vector as the one at
+ * state->count, if there is one with room.  Otherwise remember the new
+ * element as the one that receives later copies.  Returns true when merged.
+ */
+static bool
+MergeDuplicate(HnswBuildState *state, ItemPointer heaptid)
+{
+	Size		bytes = sizeof(float) * state->ctx.dims;
+	const float *vector = state->vectors + state->count * state->ctx.dims;
+	uint64		hash = hash_bytes_extended((const unsigned char *) vector, bytes, 0);
+	DuplicateEntry *duplicate;
+	ExtraTidsEntry *extra;
+	bool		found;
+
+	if (state->duplicates == NULL)
+	{
+		HASHCTL		hctl;
+
+		hctl.keysize = sizeof(uint64);
+		hctl.entrysize = sizeof(DuplicateEntry);
+		hctl.hcxt = state->cxt;
+		state->duplicates = hash_create("hnsw build duplicates", 1024, &hctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		hctl.keysize = sizeof(int64);
+		hctl.entrysize = sizeof(ExtraTidsEntry);
+		state->extra_tids = hash_create("hnsw build extra heap tids", 64, &hctl,
+										HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	duplicate = hash_search(state->duplicates, &hash, HASH_ENTER, &found);
+	if (!found ||
+		memcmp(state->vectors + duplicate->label * state->ctx.dims, vector, bytes) != 0)
+	{
+		/* A hash collision between different vectors just replaces the entry. */
+		duplicate->label = state->count;
+		return false;
+	}
+
+	extra = hash_search(state->extra_tids, &duplicate->label, HASH_ENTER, &found);
+	if (!found)
+		extra->count = 0;
+	if (extra->count == HNSW_HEAPTIDS - 1)
+	{
+		duplicate->label = state->count;
+		return false;
+	}
+	extra->tids[extra->count++] = *heaptid;
+	return true;
 }
 
 /* Make room for one more vector, doubling the arrays up to max_count. */
@@ -434,9 +518,12 @@ BuildCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		vector = state->vectors + state->count * state->ctx.dims;
 		if (HnswPrepareVector(&state->ctx, index, value, vector))
 		{
-			state->heaptids[state->count] = *tid;
-			state->count++;
 			state->indtuples++;
+			if (!MergeDuplicate(state, tid))
+			{
+				state->heaptids[state->count] = *tid;
+				state->count++;
+			}
 		}
 	}
 	if ((Pointer) value != DatumGetPointer(values[0]))
@@ -465,8 +552,12 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	state.ctx.distance = (SimHnswDistance) state.ctx.meta.distance;
 	CreateMetaPage(index, &state.ctx.meta, MAIN_FORKNUM);
 
-	/* What one more vector costs: our copy, its TID, the graph's share. */
-	per_vector = sizeof(float) * state.ctx.dims + sizeof(ItemPointerData) +
+	/*
+	 * What one more vector costs: our copy, its TID, its entry in the
+	 * duplicates table (an estimate of dynahash's overhead), the graph's
+	 * share.
+	 */
+	per_vector = sizeof(float) * state.ctx.dims + sizeof(ItemPointerData) + 48 +
 		sim_hnsw_build_memory(1, state.ctx.dims, state.ctx.m);
 	state.max_count = Max((int64) 1, (int64) maintenance_work_mem * 1024 / (int64) per_vector);
 

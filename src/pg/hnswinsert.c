@@ -56,6 +56,13 @@ AddHeapTid(Relation index, ItemPointer tid, ItemPointer heaptid)
 	return true;
 }
 
+/* Whether the element at tid stores exactly this vector. */
+static bool
+SameVector(HnswContext *ctx, ItemPointer tid, const float *vector)
+{
+	return memcmp(HnswLoadVector(ctx, tid), vector, sizeof(float) * ctx->dims) == 0;
+}
+
 /*
  * Write a new element tuple to the metapage's insert page, or to a new page
  * when it does not fit, and return its TID.  Also records the new insert
@@ -289,14 +296,17 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 			found = HnswSearchLayer(&ctx, vector, entries, nentries,
 									ctx.meta.ef_construction, l, &nfound);
 
-			/* An identical vector shares the element when it has room. */
-			if (l == 0 && nfound > 0 && found[0].distance == 0 && found[0].has_rows &&
-				AddHeapTid(index, &found[0].tid, heaptid))
+			/* An identical vector shares an element when one has room. */
+			for (int i = 0; l == 0 && i < nfound && found[i].distance == 0; i++)
 			{
-				UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
-				MemoryContextSwitchTo(old);
-				MemoryContextDelete(cxt);
-				return;
+				if (found[i].has_rows && SameVector(&ctx, &found[i].tid, vector) &&
+					AddHeapTid(index, &found[i].tid, heaptid))
+				{
+					UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(cxt);
+					return;
+				}
 			}
 
 			live = palloc(sizeof(HnswCandidate) * Max(nfound, 1));
