@@ -245,6 +245,47 @@ AddBackLink(HnswContext *ctx, ItemPointer tid, int level, ItemPointer new_tid)
 }
 
 /*
+ * Make the element at tid link to target on level 0, replacing its farthest
+ * neighbour when its list is full.  VACUUM uses this for an element that
+ * lost every incoming link, which the selection heuristic alone cannot
+ * guarantee.
+ */
+void
+HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target)
+{
+	int			lm = HnswLayerM(ctx->m, 0);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * lm);
+	HnswCandidate *list = palloc(sizeof(HnswCandidate) * lm);
+	int			ncurrent = HnswLoadNeighbors(ctx, tid, 0, current, NULL);
+	float	   *base;
+	int			farthest = 0;
+
+	for (int i = 0; i < ncurrent; i++)
+	{
+		if (ItemPointerEquals(&current[i], target))
+			return;
+		list[i].tid = current[i];
+	}
+	if (ncurrent < lm)
+	{
+		list[ncurrent].tid = *target;
+		WriteNeighbors(ctx->index, ctx->m, tid, 0, list, ncurrent + 1);
+		return;
+	}
+
+	base = HnswLoadVector(ctx, tid);
+	for (int i = 0; i < ncurrent; i++)
+	{
+		list[i].distance = sim_hnsw_distance(ctx->distance, base,
+											 HnswLoadVector(ctx, &list[i].tid), ctx->dims);
+		if (list[i].distance > list[farthest].distance)
+			farthest = i;
+	}
+	list[farthest].tid = *target;
+	WriteNeighbors(ctx->index, ctx->m, tid, 0, list, ncurrent);
+}
+
+/*
  * Insert a prepared vector (unit length for cosine) for heaptid.  Takes the
  * update lock and works in a temporary memory context.
  */
