@@ -80,12 +80,22 @@ with model_cluster("demo", model_dir) as node:
     assert len(lines) == QUERIES * K, lines
     assert all(len(fields) == 7 for fields in lines), lines
 
-    (measured, k, precision_at_1, precision_at_k), = node.execute(
-        "SELECT photos, k, precision_at_1, precision_at_k FROM similarity_demo.precision")
-    assert (measured, k) == (photos, K), (measured, k)
-    print(f"model {model}: precision@1 {precision_at_1}, precision@{K} {precision_at_k}")
-    if pretrained:
-        assert precision_at_1 >= 0.75, precision_at_1
+    have_hnsw = node.execute("SELECT count(*) FROM pg_am WHERE amname = 'hnsw'")[0][0] == 1
+    if have_hnsw:
+        assert "Index Scan using products_embedding_idx" in result.stdout, \
+            "the example query does not use the hnsw index"
+
+    precision = node.execute("SELECT search, photos, k, precision_at_1, precision_at_k "
+                             "FROM similarity_demo.precision ORDER BY search")
+    searches = [row[0] for row in precision]
+    assert searches == (["exact scan", "hnsw index"] if have_hnsw else ["exact scan"]), searches
+    for search, measured, k, precision_at_1, precision_at_k in precision:
+        print(f"model {model}, {search}: precision@1 {precision_at_1}, "
+              f"precision@{K} {precision_at_k}")
+        assert measured == photos, (search, measured)
+        assert k == K, (search, k)
+        if pretrained:
+            assert precision_at_1 >= 0.75, (search, precision_at_1)
 
     sheet_tool = os.path.join(SRC_DIR, "similarity-contact-sheet")
     if os.path.exists(sheet_tool):
