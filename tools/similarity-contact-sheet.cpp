@@ -162,12 +162,12 @@ cv::Mat load_thumbnail(const std::string &path, int size)
 // Shorten text with "..." until it fits `width` pixels.
 std::string fit_text(const std::string &text, double scale, int width)
 {
-	std::string shown = text;
+	std::string fitted = text;
 	int baseline = 0;
-	while (shown.size() > 3 &&
-		   cv::getTextSize(shown, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline).width > width)
-		shown = shown.substr(0, shown.size() - 4) + "...";
-	return shown;
+	while (fitted.size() > 3 &&
+		   cv::getTextSize(fitted, cv::FONT_HERSHEY_SIMPLEX, scale, 1, &baseline).width > width)
+		fitted = fitted.substr(0, fitted.size() - 4) + "...";
+	return fitted;
 }
 
 void draw_tile(cv::Mat &sheet, cv::Point origin, int size, const std::string &photo_path,

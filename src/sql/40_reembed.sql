@@ -5,9 +5,9 @@
 -- default "<embedding column>_model_version") stores, per row, the version
 -- tag of the model that produced the embedding, so a new model makes the old
 -- embeddings stale.  Each batch is locked with FOR UPDATE SKIP LOCKED,
--- embedded with one call of the batch form of image_embed and committed, so a
--- cancelled run keeps its finished batches and two overlapping runs split
--- the rows instead of embedding them twice.
+-- embedded with one call of the batch form of image_embed, and committed.
+-- A cancelled run therefore keeps its finished batches, and two overlapping
+-- runs split the rows instead of embedding them twice.
 --
 -- The procedure cannot carry a SET search_path clause, because PostgreSQL
 -- forbids COMMIT in procedures that have one.  It sets search_path to
@@ -349,10 +349,10 @@ BEGIN
 	COMMIT;
 
 	-- The batch query walks the table in ctid order from last_row.  A row
-	-- whose version changed while it was locked can come back with a later
-	-- ctid and make the walk jump past unprocessed rows, so when the walk
-	-- reaches the end it starts once more from the beginning, and the run
-	-- ends only after a walk from the beginning finds nothing.
+	-- that another session updated while this run waited for it comes back
+	-- with its new, later ctid, and the walk may jump past unprocessed rows.
+	-- So at the end of the table the walk starts again from the beginning,
+	-- and the run ends only when a walk from the beginning finds nothing.
 	select_sql := format(
 		'SELECT array_agg(s.row_id), array_agg(s.image), array_agg(s.row_key)
 		 FROM (SELECT t.ctid AS row_id, t.%I AS image, %s AS row_key

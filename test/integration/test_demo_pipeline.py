@@ -47,6 +47,22 @@ def synthetic_photos():
     return images, export_tiny_model(model_dir), model_dir
 
 
+def check_walkthrough():
+    """Assert that docs/demo.md quotes every SQL line the demo runs."""
+    doc_path = os.path.join(SRC_DIR, "docs", "demo.md")
+    with open(doc_path) as doc:
+        doc_lines = {line.rstrip() for line in doc}
+    for name in ("demo-table.sql", "demo-pipeline.sql"):
+        with open(os.path.join(SRC_DIR, "scripts", name)) as script:
+            for number, line in enumerate(script, 1):
+                line = line.rstrip()
+                if not line or line.startswith("\\echo"):
+                    continue
+                assert line in doc_lines, f"docs/demo.md lacks line {number} of {name}: {line}"
+
+
+check_walkthrough()
+
 pretrained = data_dir() is not None and os.path.isdir(os.path.join(data_dir(), "products"))
 images, model, model_dir = sample_photos() if pretrained else synthetic_photos()
 output = tempfile.mkdtemp(prefix="sim-demo-out-")
