@@ -157,7 +157,7 @@ INSERT INTO similarity_demo.precision
 SELECT 'hnsw index', photos, :k, precision_at_1, precision_at_k
 FROM similarity_demo.precision_at(:k);
 \endif
--- The exact answer, for comparison: no index, every distance computed.
+-- The exact result, for comparison: no index, every distance computed.
 SET enable_seqscan = on;
 SET enable_indexscan = off;
 INSERT INTO similarity_demo.precision

@@ -93,7 +93,8 @@ COMMENT ON VIEW similarity.reembed_status IS
 
 -- The status tables are written through these SECURITY DEFINER functions, so
 -- any role that may update a table can also record its runs, while the
--- status tables themselves stay read-only to it.
+-- status tables themselves stay read-only to it.  Any role can add run rows
+-- this way, but a run's counts change only from the session that started it.
 CREATE FUNCTION similarity.reembed_run_begin(
 	relation oid, image_column name, embedding_column name, model text,
 	model_version text, batch_size integer, rows_pending bigint,

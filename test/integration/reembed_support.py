@@ -64,7 +64,7 @@ def model_cluster(name, model_dir, settings=None):
 
 
 def create_photo_table(cluster, table="items", rows=40, first_id=1):
-    """Create (if needed) a table of synthetic photos with ids first_id.."""
+    """Create the table if needed and add `rows` synthetic photos, ids from first_id."""
     cluster.execute(f"CREATE TABLE IF NOT EXISTS {table} "
                     f"(id integer PRIMARY KEY, photo bytea, embedding vector)")
     conn = cluster.connect()

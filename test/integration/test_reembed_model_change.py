@@ -36,7 +36,8 @@ with model_cluster("model-change", model_dir) as node:
     assert node.execute("SELECT to_regclass('keep') IS NOT NULL")[0][0], "table keep was dropped"
     old = dict(node.execute(f'SELECT id, "the embedding"::text FROM {TABLE}'))
     old_versions = node.execute(f'SELECT DISTINCT "the embedding_model_version" FROM {TABLE}')
-    assert len(old) == ROWS and all(old.values()), old
+    assert len(old) == ROWS, old
+    assert all(old.values()), f"rows without an embedding: {old}"
     assert len(old_versions) == 1, old_versions
 
     # Register the same name with new weights: the version changes.
@@ -49,7 +50,8 @@ with model_cluster("model-change", model_dir) as node:
 
     new = dict(node.execute(f'SELECT id, "the embedding"::text FROM {TABLE}'))
     new_versions = node.execute(f'SELECT DISTINCT "the embedding_model_version" FROM {TABLE}')
-    assert len(new_versions) == 1 and new_versions != old_versions, (old_versions, new_versions)
+    assert len(new_versions) == 1, new_versions
+    assert new_versions != old_versions, f"the version tag did not change: {new_versions}"
     changed = sum(1 for key in old if old[key] != new[key])
     assert changed == ROWS, f"only {changed} of {ROWS} embeddings changed"
     print("versions:", old_versions[0][0], "->", new_versions[0][0])
