@@ -4,6 +4,7 @@
 //                    [--precision fp32|bf16] [--threads N] [--batch-size N]
 //                    [--max-image-pixels N] [--output summary|features|raw]
 //                    [--bench SECONDS] [--input-dump FILE] IMAGE...
+//   similarity-embed --model-dir DIR [--model NAME] ... --input-raw FILE
 //
 // --output summary  prints per image: path, dimensions, L2 norm, first values
 // --output features prints each feature vector as one line of numbers
@@ -12,12 +13,15 @@
 //                   images/s and the decode+preprocess share of the time
 // --input-dump FILE writes the preprocessed float input tensors (float32,
 //                   [N,3,S,S]) to FILE, for comparison with a reference
+// --input-raw FILE  skips decoding: runs the model on the float32 tensors
+//                   [N,3,S,S] in FILE (as --input-dump writes them)
 #include "similarity/core_only.hpp"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -41,6 +45,7 @@ struct Options {
     std::string output = "summary";
     double bench_seconds = 0;
     std::string input_dump;
+    std::string input_raw;
     std::vector<std::string> images;
 };
 
@@ -74,14 +79,15 @@ Options parse_options(int argc, char **argv) {
         else if (arg == "--output") options.output = value();
         else if (arg == "--bench") options.bench_seconds = std::atof(value().c_str());
         else if (arg == "--input-dump") options.input_dump = value();
+        else if (arg == "--input-raw") options.input_raw = value();
         else if (arg == "--help" || arg == "-h") usage("help");
         else if (!arg.empty() && arg[0] == '-') usage(("unknown option " + arg).c_str());
         else options.images.push_back(arg);
     }
     if (options.run.model_dir.empty())
         usage("--model-dir is required");
-    if (options.images.empty())
-        usage("no image files given");
+    if (options.images.empty() == options.input_raw.empty())
+        usage("give either image files or --input-raw FILE");
     if (options.batch_size < 1)
         usage("--batch-size must be at least 1");
     if (options.output != "summary" && options.output != "features" && options.output != "raw")
@@ -127,11 +133,59 @@ void embed_all(LoadedModel &model, const Options &options,
     }
 }
 
+void write_rows(const Options &options, const std::vector<float> &features, std::size_t dim,
+                const std::vector<std::string> &labels) {
+    for (std::size_t i = 0; i < labels.size(); i++) {
+        const float *row = features.data() + i * dim;
+        if (options.output == "raw") {
+            std::fwrite(row, sizeof(float), dim, stdout);
+        } else if (options.output == "features") {
+            for (std::size_t j = 0; j < dim; j++)
+                std::printf(j ? " %.9g" : "%.9g", row[j]);
+            std::printf("\n");
+        } else {
+            double norm = 0;
+            for (std::size_t j = 0; j < dim; j++)
+                norm += double(row[j]) * row[j];
+            std::printf("%s dim=%zu norm=%.6f first=[%.6f, %.6f, %.6f]\n", labels[i].c_str(), dim,
+                        std::sqrt(norm), row[0], dim > 1 ? row[1] : 0.0f, dim > 2 ? row[2] : 0.0f);
+        }
+    }
+}
+
+// Run the model on preprocessed tensors read from --input-raw.
+int run_raw(LoadedModel &model, const Options &options) {
+    std::vector<uint8_t> bytes = read_file(options.input_raw);
+    const int side = model.manifest().preprocess.input_size;
+    const std::size_t per_image = std::size_t(3) * side * side;
+    const std::size_t count = bytes.size() / (per_image * sizeof(float));
+    if (count == 0 || bytes.size() != count * per_image * sizeof(float))
+        throw Error(SIM_ERR_INVALID_PARAMETER,
+                    "--input-raw file size is not a multiple of one [3," + std::to_string(side) +
+                        "," + std::to_string(side) + "] float32 tensor");
+    std::vector<float> input(count * per_image);
+    std::memcpy(input.data(), bytes.data(), bytes.size());
+    const std::size_t dim = std::size_t(model.manifest().output_dim);
+    std::vector<float> features(count * dim);
+    for (std::size_t first = 0; first < count; first += options.batch_size) {
+        std::size_t n = std::min<std::size_t>(options.batch_size, count - first);
+        model.forward(input.data() + first * per_image, n, features.data() + first * dim);
+    }
+    std::vector<std::string> labels;
+    for (std::size_t i = 0; i < count; i++)
+        labels.push_back("tensor " + std::to_string(i));
+    write_rows(options, features, dim, labels);
+    return 0;
+}
+
 int run(const Options &options) {
     auto load_start = std::chrono::steady_clock::now();
     ModelHandle handle = acquire_model(options.run, options.model);
     LoadedModel &model = *handle.model;
     std::fprintf(stderr, "loaded %s in %.2f s\n", model.describe().c_str(), seconds_since(load_start));
+
+    if (!options.input_raw.empty())
+        return run_raw(model, options);
 
     std::vector<std::vector<uint8_t>> files;
     for (const std::string &path : options.images)
@@ -166,22 +220,7 @@ int run(const Options &options) {
         return 0;
     }
 
-    for (std::size_t i = 0; i < files.size(); i++) {
-        const float *row = features.data() + i * dim;
-        if (options.output == "raw") {
-            std::fwrite(row, sizeof(float), dim, stdout);
-        } else if (options.output == "features") {
-            for (std::size_t j = 0; j < dim; j++)
-                std::printf(j ? " %.9g" : "%.9g", row[j]);
-            std::printf("\n");
-        } else {
-            double norm = 0;
-            for (std::size_t j = 0; j < dim; j++)
-                norm += double(row[j]) * row[j];
-            std::printf("%s dim=%zu norm=%.6f first=[%.6f, %.6f, %.6f]\n", options.images[i].c_str(),
-                        dim, std::sqrt(norm), row[0], dim > 1 ? row[1] : 0.0f, dim > 2 ? row[2] : 0.0f);
-        }
-    }
+    write_rows(options, features, dim, options.images);
     return 0;
 }
 

@@ -118,6 +118,15 @@ with Cluster("embed-errors").init() as node:
         assert error.pgcode == "42501", error.pgcode
     cur.execute("RESET ROLE")
 
+    # A statement timeout cancels a long array call between batches.
+    cur.execute("SET statement_timeout = '300ms'")
+    try:
+        cur.execute("SELECT image_embed(array_fill(%s::bytea, ARRAY[20000]), 'tiny')", (good_jpeg,))
+        raise AssertionError("20000-image array finished within the statement timeout")
+    except psycopg2.Error as error:
+        assert error.pgcode == "57014", (error.pgcode, error.diag.message_primary)
+    cur.execute("RESET statement_timeout")
+
     # After all that, the same backend still embeds, and the server is up.
     cur.execute("SELECT vector_dims(image_embed(%s, 'tiny'))", (good_jpeg,))
     assert cur.fetchone()[0] == 8

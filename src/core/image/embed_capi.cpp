@@ -7,6 +7,8 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -46,6 +48,15 @@ void init_opencv_once() {
         cv::setNumThreads(0);
         done = true;
     }
+}
+
+// The manifest's numbers as written there: floats rounded to 6 decimals, so
+// 0.485 does not print as 0.48500001430511475.
+nlohmann::ordered_json rounded(const std::array<float, 3> &values) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (float value : values)
+        array.push_back(std::round(double(value) * 1e6) / 1e6);
+    return array;
 }
 
 void copy_out(char *out, std::size_t size, const std::string &text, const char *what) {
@@ -112,8 +123,8 @@ extern "C" bool sim_model_info(const SimEmbedSettings *settings, const char *mod
         info["resize"] = spec.resize == ResizePolicy::Whole ? "whole" : "shorter_side_crop";
         if (spec.resize == ResizePolicy::ShorterSideCrop)
             info["resize_size"] = spec.resize_size;
-        info["mean"] = spec.normalize ? nlohmann::ordered_json(spec.mean) : nullptr;
-        info["std"] = spec.normalize ? nlohmann::ordered_json(spec.std) : nullptr;
+        info["mean"] = spec.normalize ? rounded(spec.mean) : nullptr;
+        info["std"] = spec.normalize ? rounded(spec.std) : nullptr;
         info["color_order"] = spec.bgr ? "BGR" : "RGB";
         info["device"] = resolve_device(run.device);
         info["precision"] = precision_name(run.precision);
