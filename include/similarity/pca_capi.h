@@ -6,7 +6,7 @@
  *
  * The caller owns every buffer.  The glue allocates them with palloc in the
  * memory context they must live in, so an ERROR or a cancel frees them with
- * that context; the core keeps no heap memory between calls.
+ * that context.  The core keeps no heap memory between calls.
  */
 #ifndef SIMILARITY_PCA_CAPI_H
 #define SIMILARITY_PCA_CAPI_H
@@ -41,10 +41,10 @@ typedef struct SimPcaAccumulator
 } SimPcaAccumulator;
 
 /*
- * A fitted model, as pointers into one buffer.  components holds
- * n_components rows of dims values (row i is component i, in order of
- * decreasing variance); explained_variance uses the n - 1 divisor, as
- * numpy.cov does; total_variance is the trace of the covariance matrix.
+ * A fitted model, as pointers into one buffer.  components contains
+ * n_components rows of dims values, row i being component i in order of
+ * decreasing variance.  explained_variance uses the n - 1 divisor, as
+ * numpy.cov does.  total_variance is the trace of the covariance matrix.
  */
 typedef struct SimPcaModelView
 {

@@ -4,19 +4,25 @@
 // parallel aggregate, and the eigensolver step of pca_fit.
 //
 // Numerics: each batch of rows is centred on its own mean and added with a
-// rank-k update (a BLAS syrk when Eigen is built with EIGEN_USE_BLAS), and
-// batches and partial states are combined with the pairwise formula of
-// Chan, Golub and LeVeque ("Algorithms for computing the sample variance",
-// 1983):
+// rank-k update, which is a BLAS syrk when Eigen is built with
+// EIGEN_USE_BLAS.  Batches and partial states are combined with the
+// pairwise formula of Chan, Golub and LeVeque ("Algorithms for computing
+// the sample variance", 1983):
 //   M = M_a + M_b + d d^T * n_a n_b / (n_a + n_b),  d = mean_b - mean_a.
 // Centring before the product avoids the cancellation of the textbook
 // sum(x x^T) - n mean mean^T when the mean is large relative to the spread.
 //
-// The leading eigenpairs come from LAPACK's dsyevr (MRRR) restricted to the
-// top n_components.  At 4096 dimensions Eigen's SelfAdjointEigenSolver,
-// which computes every eigenpair with an unblocked tridiagonalisation, took
-// 5.3 s at 2048 dimensions and scales as d^3, while dsyevr for the top 256
-// of 4096 took 3.3 s (measurements in docs/benchmarks.md).
+// The leading eigenpairs come from LAPACK's dsyevr (MRRR), restricted to
+// the top n_components.  Eigen's SelfAdjointEigenSolver computes every
+// eigenpair after an unblocked tridiagonalisation: it took 5.3 s at 2048
+// dimensions, so an estimated 40 s at 4096 (the cost grows as d^3), while
+// dsyevr took 3.3 s for the top 256 of 4096 (docs/benchmarks.md, "PCA").
+//
+// NOTE: OpenBLAS (0.3.21, pthreads build) starts its worker threads when
+// the library is loaded, and they do not block signals, so the kernel may
+// run a backend's signal handler on one of them.  PostgreSQL's handlers set
+// flags and the process latch; whether every handler is safe on another
+// thread has not been checked.
 #include "similarity/core_only.hpp"
 
 #include <algorithm>

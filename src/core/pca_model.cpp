@@ -27,7 +27,7 @@ using similarity::Error;
 
 constexpr int kTextVersion = 1;
 
-// Longest shortest-round-trip forms: "-1.2345678901234567e-308" and
+// Maximum lengths of the shortest round-trip forms: "-1.2345678901234567e-308" and
 // "-1.2345678e-38", plus a separator.
 constexpr size_t kDoubleChars = 25;
 constexpr size_t kFloatChars = 16;

@@ -381,9 +381,9 @@ pca_components(PG_FUNCTION_ARGS)
  * its toast relation and value id, so its bytes alone are the key.  Any
  * other datum is keyed by its address, size and first 64 bytes (the
  * header: counts, rows and total variance, then the start of the mean).
- * NOTE: a different in-memory model placed at the same address with an
- * identical header and mean prefix would be taken for the cached one; a
- * refit that differs anywhere changes total_variance in practice.
+ * NOTE: a different in-memory model at the same address, with an identical
+ * header and mean prefix, would be taken for the cached one.  In practice a
+ * refit that differs anywhere also changes total_variance.
  */
 typedef struct PcaProjectCache
 {
