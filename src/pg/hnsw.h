@@ -177,7 +177,8 @@ typedef struct HnswContext
 	int			m;
 	SimHnswDistance distance;
 	struct HTAB *vectors;		/* element TID -> copied vector, or NULL */
-	struct HTAB *visited;		/* element TIDs seen by the current search */
+	struct visited_hash *visited;	/* element TIDs seen by the current search */
+	uint32		generation;		/* of the current search in visited */
 	MemoryContext cxt;			/* holds the hash tables */
 	int64		visited_count;	/* elements whose distance was computed */
 } HnswContext;

@@ -13,6 +13,7 @@
 #include <float.h>
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "common/pg_prng.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -23,19 +24,41 @@
 #include "hnsw.h"
 #include "sim_error.h"
 
-/* Hash table entries keyed by an element TID packed into 64 bits */
-typedef struct HnswVisitedEntry
+/*
+ * The visited set of a search: a simplehash table of element TIDs packed
+ * into 64 bits, much faster than dynahash on this hot path.  An entry
+ * counts only if its generation is the context's current one, so starting
+ * a new search just increments the generation.
+ */
+typedef struct VisitedEntry
 {
 	uint64		key;
-} HnswVisitedEntry;
+	uint32		generation;
+	char		status;
+} VisitedEntry;
+
+static inline uint32
+HashTidKey(uint64 key)
+{
+	return murmurhash32((uint32) key ^ (uint32) (key >> 32) * 0x9E3779B1);
+}
+
+#define SH_PREFIX visited
+#define SH_ELEMENT_TYPE VisitedEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, key) HashTidKey(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
 
 typedef struct HnswVectorEntry
 {
 	uint64		key;
 	float	   *vector;
 } HnswVectorEntry;
-
-static HTAB *CreateVisited(MemoryContext cxt);
 
 static inline uint64
 TidKey(ItemPointer tid)
@@ -152,7 +175,8 @@ HnswInitContext(HnswContext *ctx, Relation index, bool cache_vectors)
 	ctx->distance = (SimHnswDistance) ctx->meta.distance;
 	ctx->visited_count = 0;
 	ctx->cxt = CurrentMemoryContext;
-	ctx->visited = CreateVisited(ctx->cxt);
+	ctx->visited = visited_create(ctx->cxt, 256, NULL);
+	ctx->generation = 1;
 
 	ctx->vectors = NULL;
 	if (cache_vectors)
@@ -410,33 +434,25 @@ HnswLoadNeighbors(HnswContext *ctx, ItemPointer tid, int level, ItemPointerData 
 	return count;
 }
 
-static HTAB *
-CreateVisited(MemoryContext cxt)
-{
-	HASHCTL		hctl;
-
-	hctl.keysize = sizeof(uint64);
-	hctl.entrysize = sizeof(HnswVisitedEntry);
-	hctl.hcxt = cxt;
-	return hash_create("hnsw visited", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-}
-
 void
 HnswResetVisited(HnswContext *ctx)
 {
-	hash_destroy(ctx->visited);
-	ctx->visited = CreateVisited(ctx->cxt);
+	/* Entries of earlier generations count as not visited. */
+	ctx->generation++;
 }
 
 /* Add tid to the visited set; return true when it was not there yet. */
 bool
 HnswMarkVisited(HnswContext *ctx, ItemPointer tid)
 {
-	uint64		key = TidKey(tid);
+	VisitedEntry *entry;
 	bool		found;
 
-	hash_search(ctx->visited, &key, HASH_ENTER, &found);
-	return !found;
+	entry = visited_insert(ctx->visited, TidKey(tid), &found);
+	if (found && entry->generation == ctx->generation)
+		return false;
+	entry->generation = ctx->generation;
+	return true;
 }
 
 /*
