@@ -5,8 +5,10 @@ synthetic JPEG photos, and a cluster whose similarity.model_dir points at
 that directory.  The tiny model keeps the tests fast and free of sample data.
 """
 
+import atexit
 import io
 import os
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -110,8 +112,15 @@ class BackgroundCall:
         return notices
 
 
+def temporary_dir(prefix):
+    """Return a new directory that is removed when the test exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def temporary_model_dir():
     """Return a new directory the server (same user as the test) can read."""
-    path = tempfile.mkdtemp(prefix="sim-models-")
+    path = temporary_dir("sim-models-")
     os.chmod(path, 0o755)
     return path

@@ -6,11 +6,10 @@ a tiny random model, which only show that every step runs."""
 
 import os
 import subprocess
-import tempfile
 
 from pgcluster import BINDIR, data_dir
 from reembed_support import (SRC_DIR, PYTHON, export_tiny_model, jpeg_bytes, model_cluster,
-                             temporary_model_dir)
+                             temporary_dir, temporary_model_dir)
 
 CATEGORIES = ["grocery-banana", "grocery-kiwi", "grocery-milk", "grocery-tomato", "grocery-juice"]
 PER_CATEGORY = 8
@@ -21,7 +20,7 @@ QUERIES = 4
 def sample_photos():
     """Return (images dir, model name, model dir) using the sample data."""
     data = data_dir()
-    images = tempfile.mkdtemp(prefix="sim-photos-")
+    images = temporary_dir("sim-photos-")
     for category in CATEGORIES:
         os.symlink(os.path.join(data, "products", category), os.path.join(images, category))
     model_dir = temporary_model_dir()
@@ -37,7 +36,7 @@ def sample_photos():
 
 def synthetic_photos():
     """Return (images dir, model name, model dir) with generated photos."""
-    images = tempfile.mkdtemp(prefix="sim-photos-")
+    images = temporary_dir("sim-photos-")
     for number, category in enumerate(CATEGORIES):
         os.makedirs(os.path.join(images, category))
         for index in range(PER_CATEGORY):
@@ -65,7 +64,7 @@ check_walkthrough()
 
 pretrained = data_dir() is not None and os.path.isdir(os.path.join(data_dir(), "products"))
 images, model, model_dir = sample_photos() if pretrained else synthetic_photos()
-output = tempfile.mkdtemp(prefix="sim-demo-out-")
+output = temporary_dir("sim-demo-out-")
 matches = os.path.join(output, "matches.tsv")
 
 with model_cluster("demo", model_dir) as node:
