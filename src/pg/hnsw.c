@@ -1,14 +1,270 @@
 /*
  * hnsw.c
- *	  The hnsw index access method.
+ *	  The hnsw index access method: handler, options, settings, cost
+ *	  estimate and operator class validation.
  *
- * TODO: the access method itself; this file only reserves its settings.
+ * The design is described in hnsw.h (pages and locking), hnswbuild.c
+ * (in-memory build with hnswlib) and docs/hnsw.md.
  */
 #include "postgres.h"
 
+#include <float.h>
+#include <math.h>
+
+#include "access/amapi.h"
+#include "access/reloptions.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/selfuncs.h"
+#include "utils/spccache.h"
+
+#include "hnsw.h"
 #include "similarity.h"
+
+/* The distance functions of vector.c that an opclass may name as support 1. */
+extern Datum vector_l2_squared_distance(PG_FUNCTION_ARGS);
+extern Datum vector_negative_inner_product(PG_FUNCTION_ARGS);
+extern Datum l1_distance(PG_FUNCTION_ARGS);
+
+int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
+int			hnsw_max_scan_tuples = 20000;
+
+static relopt_kind hnsw_relopt_kind;
 
 void
 SimInitHnswSettings(void)
 {
+	hnsw_relopt_kind = add_reloption_kind();
+	add_int_reloption(hnsw_relopt_kind, "m",
+					  "Maximum number of neighbours of an element per upper level (twice as many at level 0)",
+					  HNSW_DEFAULT_M, HNSW_MIN_M, HNSW_MAX_M, AccessExclusiveLock);
+	add_int_reloption(hnsw_relopt_kind, "ef_construction",
+					  "Size of the candidate list while building the graph; at least 2 * m",
+					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
+					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+
+	DefineCustomIntVariable("hnsw.ef_search",
+							"Size of the candidate list of an hnsw index scan.",
+							"Larger values find more of the true nearest neighbours and take longer.",
+							&hnsw_ef_search, HNSW_DEFAULT_EF_SEARCH, 1, HNSW_MAX_EF_SEARCH,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hnsw.max_scan_tuples",
+							"Maximum number of elements an hnsw index scan visits when a filter keeps asking for more rows.",
+							"The scan widens its search after it has returned ef_search rows, until this many elements have been visited.",
+							&hnsw_max_scan_tuples, 20000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("hnsw");
+}
+
+/* Parse and validate WITH (m = ..., ef_construction = ...). */
+static bytea *
+hnswoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
+		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+	};
+	HnswOptions *options;
+
+	options = (HnswOptions *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
+											   sizeof(HnswOptions), tab, lengthof(tab));
+
+	if (validate && options != NULL && options->ef_construction < 2 * options->m)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ef_construction must be greater than or equal to 2 * m"),
+				 errdetail("ef_construction is %d and m is %d.",
+						   options->ef_construction, options->m)));
+
+	return (bytea *) options;
+}
+
+int
+HnswGetM(Relation index)
+{
+	HnswOptions *options = (HnswOptions *) index->rd_options;
+
+	return options ? options->m : HNSW_DEFAULT_M;
+}
+
+int
+HnswGetEfConstruction(Relation index)
+{
+	HnswOptions *options = (HnswOptions *) index->rd_options;
+
+	return options ? options->ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+/*
+ * Find the distance of the index's operator class from its support
+ * function 1, and return whether vectors are normalised (support function
+ * 2, the norm, is present only in vector_cosine_ops).
+ */
+bool
+HnswGetDistance(Relation index, SimHnswDistance *distance)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, 1);
+
+	if (proc->fn_addr == vector_l2_squared_distance)
+		*distance = SIM_HNSW_L2_SQUARED;
+	else if (proc->fn_addr == vector_negative_inner_product)
+		*distance = SIM_HNSW_NEGATIVE_INNER_PRODUCT;
+	else if (proc->fn_addr == l1_distance)
+		*distance = SIM_HNSW_L1;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("operator class of index \"%s\" has an unsupported distance function",
+						RelationGetRelationName(index)),
+				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops.")));
+
+	return OidIsValid(index_getprocid(index, 1, 2));
+}
+
+/*
+ * Estimate the cost of an index scan.  Without ORDER BY the index is
+ * useless, so the cost is infinite.  With it, the scan reads a fraction of
+ * the index before the first row: about ef_search candidates at level 0,
+ * each expanding up to 2 * m neighbours, plus m per upper level.
+ */
+static void
+hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
+				 Cost *indexStartupCost, Cost *indexTotalCost,
+				 Selectivity *indexSelectivity, double *indexCorrelation,
+				 double *indexPages)
+{
+	GenericCosts costs;
+	double		tuples = path->indexinfo->tuples;
+	double		fraction;
+	int			m = HNSW_DEFAULT_M;
+	Relation	index;
+
+	if (path->indexorderbys == NIL)
+	{
+		*indexStartupCost = get_float8_infinity();
+		*indexTotalCost = get_float8_infinity();
+		*indexSelectivity = 0;
+		*indexCorrelation = 0;
+		*indexPages = 0;
+		return;
+	}
+
+	index = index_open(path->indexinfo->indexoid, NoLock);
+	m = HnswGetM(index);
+	index_close(index, NoLock);
+
+	MemSet(&costs, 0, sizeof(costs));
+	genericcostestimate(root, path, loop_count, &costs);
+
+	if (tuples > 1)
+	{
+		double		levels = log(tuples) / log((double) m);
+
+		/*
+		 * Half of the 2 * m neighbours of each expanded candidate are new,
+		 * a rough guess: the rest were visited already.
+		 */
+		double		visited = hnsw_ef_search * m + levels * m;
+
+		fraction = Min(1.0, visited / tuples);
+	}
+	else
+		fraction = 1.0;
+
+	/*
+	 * genericcostestimate charged for reading every index page and tuple;
+	 * the search reads only the visited fraction, all of it before the first
+	 * row is returned.
+	 */
+	costs.indexTotalCost *= fraction;
+	*indexStartupCost = costs.indexTotalCost;
+	*indexTotalCost = costs.indexTotalCost;
+	*indexSelectivity = costs.indexSelectivity;
+	*indexCorrelation = 0;
+	*indexPages = costs.numIndexPages * fraction;
+}
+
+static char *
+hnswbuildphasename(int64 phase)
+{
+	switch (phase)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case HNSW_PHASE_LOAD:
+			return "loading tuples";
+		case HNSW_PHASE_GRAPH:
+			return "building graph in memory";
+		case HNSW_PHASE_WRITE:
+			return "writing graph to pages";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Check an operator class: one ordering operator returning float8, support
+ * function 1 (distance) and, optionally, 2 (norm).
+ */
+static bool
+hnswvalidate(Oid opclassoid)
+{
+	/* NOTE: accepts every opclass; HnswGetDistance rejects unknown ones at use. */
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(hnsw_handler);
+Datum
+hnsw_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = 2;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = true;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = hnswbuild;
+	amroutine->ambuildempty = hnswbuildempty;
+	amroutine->aminsert = hnswinsert;
+	amroutine->ambulkdelete = hnswbulkdelete;
+	amroutine->amvacuumcleanup = hnswvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = hnswcostestimate;
+	amroutine->amoptions = hnswoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = hnswbuildphasename;
+	amroutine->amvalidate = hnswvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = hnswbeginscan;
+	amroutine->amrescan = hnswrescan;
+	amroutine->amgettuple = hnswgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = hnswendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
 }

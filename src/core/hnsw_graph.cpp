@@ -1,0 +1,304 @@
+// hnsw_graph.cpp
+//
+// In-memory HNSW graph construction with hnswlib, for CREATE INDEX.  The
+// glue hands over all vectors at once; worker threads insert them into a
+// hnswlib::HierarchicalNSW whose space calls this project's distance
+// kernels, and the glue then copies the graph out, element by element, to
+// write index pages.  No PostgreSQL call happens here: the glue's main
+// thread waits in slices (sim_hnsw_build_wait) and handles interrupts and
+// progress reporting between them.
+#include "similarity/core_only.hpp"
+
+#include <hnswlib/hnswlib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "similarity/error.hpp"
+#include "similarity/hnsw_capi.h"
+#include "similarity/vector_capi.h"
+
+namespace {
+
+struct SpaceParams {
+    int dims;
+};
+
+float l2_squared_distance(const void *a, const void *b, const void *param) {
+    int dims = static_cast<const SpaceParams *>(param)->dims;
+    return static_cast<float>(sim_l2_squared_distance(static_cast<const float *>(a),
+                                                      static_cast<const float *>(b), dims));
+}
+
+float negative_inner_product(const void *a, const void *b, const void *param) {
+    int dims = static_cast<const SpaceParams *>(param)->dims;
+    return -static_cast<float>(sim_inner_product(static_cast<const float *>(a),
+                                                 static_cast<const float *>(b), dims));
+}
+
+float l1_distance(const void *a, const void *b, const void *param) {
+    int dims = static_cast<const SpaceParams *>(param)->dims;
+    return static_cast<float>(sim_l1_distance(static_cast<const float *>(a),
+                                              static_cast<const float *>(b), dims));
+}
+
+// A hnswlib space over float vectors that uses the project's kernels, so
+// the graph is ordered by exactly the distance the on-disk code computes.
+class KernelSpace : public hnswlib::SpaceInterface<float> {
+public:
+    KernelSpace(int dims, SimHnswDistance distance) : params_{dims} {
+        switch (distance) {
+        case SIM_HNSW_L2_SQUARED:
+            function_ = l2_squared_distance;
+            break;
+        case SIM_HNSW_NEGATIVE_INNER_PRODUCT:
+            function_ = negative_inner_product;
+            break;
+        case SIM_HNSW_L1:
+            function_ = l1_distance;
+            break;
+        default:
+            throw similarity::Error(SIM_ERR_INTERNAL,
+                                    "unknown hnsw distance " + std::to_string(distance));
+        }
+    }
+
+    size_t get_data_size() override { return sizeof(float) * params_.dims; }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return function_; }
+    void *get_dist_func_param() override { return &params_; }
+
+private:
+    SpaceParams params_;
+    hnswlib::DISTFUNC<float> function_;
+};
+
+}  // namespace
+
+struct SimHnswBuild {
+    const float *vectors = nullptr;
+    int max_level = 0;
+    size_t count = 0;
+    int dims = 0;
+    std::unique_ptr<KernelSpace> space;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
+    std::vector<hnswlib::tableint> internal_ids;  // label -> hnswlib internal id
+
+    std::vector<std::thread> workers;
+    std::atomic<size_t> next{0};
+    std::atomic<size_t> inserted{0};
+    std::atomic<bool> stop{false};
+
+    std::mutex mutex;  // guards running, failed and the failure texts
+    std::condition_variable finished;
+    int running = 0;
+    bool failed = false;
+    SimError failure;
+
+    void insert(size_t label) {
+        graph->addPoint(vectors + label * dims, label);
+        inserted.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    void work() noexcept {
+        SimError error;
+        sim_error_init(&error);
+        bool ok = similarity::guard(&error, [&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                size_t label = next.fetch_add(1);
+                if (label >= count)
+                    break;
+                insert(label);
+            }
+        });
+
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!ok && !failed) {
+            failed = true;
+            failure = error;
+            stop = true;
+        }
+        running--;
+        finished.notify_all();
+    }
+
+    void join() {
+        stop = true;
+        for (std::thread &worker : workers)
+            if (worker.joinable())
+                worker.join();
+        workers.clear();
+    }
+
+    ~SimHnswBuild() { join(); }
+};
+
+namespace {
+
+// Start threads with every signal blocked, so PostgreSQL's handlers only
+// ever run on the backend's main thread.
+void start_workers(SimHnswBuild *build, int threads) {
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+    try {
+        for (int i = 0; i < threads; i++) {
+            {
+                std::lock_guard<std::mutex> lock(build->mutex);
+                build->running++;
+            }
+            try {
+                build->workers.emplace_back([build] { build->work(); });
+            } catch (...) {
+                std::lock_guard<std::mutex> lock(build->mutex);
+                build->running--;
+                throw;
+            }
+        }
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+}  // namespace
+
+extern "C" {
+
+double sim_hnsw_distance(SimHnswDistance distance, const float *a, const float *b, int n) {
+    switch (distance) {
+    case SIM_HNSW_L2_SQUARED:
+        return sim_l2_squared_distance(a, b, n);
+    case SIM_HNSW_NEGATIVE_INNER_PRODUCT:
+        return -sim_inner_product(a, b, n);
+    case SIM_HNSW_L1:
+        return sim_l1_distance(a, b, n);
+    }
+    return 0.0;
+}
+
+size_t sim_hnsw_build_memory(size_t n, int dims, int m) {
+    // hnswlib stores, per element: the vector, the label, a level-0 list of
+    // 2m ids plus a count, a lock, a level and a pointer to its upper lists;
+    // about 1/(m - 1) of the elements have upper lists of m ids each.  The
+    // 64 bytes cover the label lookup table's node and allocator overhead.
+    size_t level0 = sizeof(float) * dims + sizeof(size_t) + (2 * m + 1) * sizeof(uint32_t);
+    size_t upper = (m + 1) * sizeof(uint32_t) / std::max(1, m - 1) + 1;
+    size_t overhead = sizeof(std::mutex) + sizeof(int) + sizeof(void *) + 64;
+    return n * (level0 + upper + overhead);
+}
+
+bool sim_hnsw_build_start(const float *vectors, size_t n, int dims, SimHnswDistance distance,
+                          int m, int ef_construction, int max_level, int threads,
+                          SimHnswBuild **out, SimError *error) {
+    *out = nullptr;
+    return similarity::guard(error, [&] {
+        if (n == 0 || dims <= 0 || m < 2 || ef_construction < 1)
+            throw similarity::Error(SIM_ERR_INTERNAL, "invalid hnsw build parameters");
+
+        auto build = std::make_unique<SimHnswBuild>();
+        build->vectors = vectors;
+        build->max_level = max_level;
+        build->count = n;
+        build->dims = dims;
+        build->space = std::make_unique<KernelSpace>(dims, distance);
+        build->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+            build->space.get(), n, static_cast<size_t>(m),
+            static_cast<size_t>(ef_construction));
+
+        // hnswlib needs one element in the graph before concurrent inserts.
+        build->insert(0);
+        build->next = 1;
+
+        unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+        int workers = std::max(1, std::min(threads, static_cast<int>(hardware)));
+        start_workers(build.get(), workers);
+        *out = build.release();
+    });
+}
+
+bool sim_hnsw_build_wait(SimHnswBuild *build, SimInterruptFlag interrupt, int timeout_ms,
+                         bool *done, size_t *inserted, SimError *error) {
+    *done = false;
+    *inserted = build->inserted.load();
+    return similarity::guard(error, [&] {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+        std::unique_lock<std::mutex> lock(build->mutex);
+        while (build->running > 0 && !build->failed) {
+            if (interrupt != nullptr && *interrupt)
+                break;
+            // Wake up often enough to notice an interrupt promptly.
+            auto slice = std::min(deadline, std::chrono::steady_clock::now() +
+                                                std::chrono::milliseconds(20));
+            build->finished.wait_until(lock, slice);
+            if (std::chrono::steady_clock::now() >= deadline)
+                break;
+        }
+        bool failed = build->failed;
+        SimError failure = build->failure;
+        bool running = build->running > 0;
+        lock.unlock();
+
+        if (failed) {
+            build->join();
+            throw similarity::Error(failure.kind, failure.message, failure.detail, failure.hint);
+        }
+        if (running && interrupt != nullptr && *interrupt) {
+            build->join();
+            throw similarity::Error(SIM_ERR_CANCELED, "hnsw build canceled");
+        }
+        *inserted = build->inserted.load();
+        if (running)
+            return;
+
+        build->join();
+        build->internal_ids.assign(build->count, 0);
+        for (const auto &entry : build->graph->label_lookup_)
+            build->internal_ids[entry.first] = entry.second;
+        *done = true;
+    });
+}
+
+void sim_hnsw_build_free(SimHnswBuild *build) { delete build; }
+
+void sim_hnsw_graph_entry(const SimHnswBuild *build, int64_t *label, int *level) {
+    const auto &graph = *build->graph;
+    if (graph.cur_element_count == 0 || graph.maxlevel_ < 0) {
+        *label = -1;
+        *level = -1;
+        return;
+    }
+    *label = static_cast<int64_t>(graph.getExternalLabel(graph.enterpoint_node_));
+    *level = std::min(graph.maxlevel_, build->max_level);
+}
+
+int sim_hnsw_graph_level(const SimHnswBuild *build, size_t label) {
+    int level = build->graph->element_levels_[build->internal_ids[label]];
+    return std::min(level, build->max_level);
+}
+
+int sim_hnsw_graph_neighbors(const SimHnswBuild *build, size_t label, int level,
+                             uint32_t *out, int capacity) {
+    const auto &graph = *build->graph;
+    hnswlib::tableint id = build->internal_ids[label];
+    if (level > graph.element_levels_[id] || level > build->max_level)
+        return 0;
+    hnswlib::linklistsizeint *list = graph.get_linklist_at_level(id, level);
+    int count = static_cast<int>(graph.getListCount(list));
+    const hnswlib::tableint *ids = reinterpret_cast<const hnswlib::tableint *>(list + 1);
+    int copied = std::min(count, capacity);
+    for (int i = 0; i < copied; i++)
+        out[i] = static_cast<uint32_t>(graph.getExternalLabel(ids[i]));
+    return copied;
+}
+
+}  // extern "C"

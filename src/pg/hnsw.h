@@ -1,0 +1,264 @@
+/*
+ * hnsw.h
+ *	  The hnsw index access method: page layout, options and prototypes.
+ *
+ * Page layout (all pages carry an HnswPageOpaqueData in their special
+ * space):
+ *
+ *	block 0   metapage: magic, format version, dimensions, m,
+ *	          ef_construction, distance, entry point and its level, and
+ *	          the page that receives new elements
+ *	element   element tuples: level, state, up to HNSW_HEAPTIDS heap TIDs
+ *	pages     (identical vectors share one element), the neighbour lists
+ *	          of every level as element TIDs, and the vector itself when
+ *	          the tuple fits in a page
+ *	vector    the vector of an element whose tuple would not fit in a
+ *	pages     page, as raw floats over a chain of pages; this is what
+ *	          lets the index store up to 16,000 dimensions
+ *
+ * An element tuple never changes size: its neighbour lists are allocated at
+ * full capacity ((level + 2) * m slots, unused slots hold an invalid TID),
+ * so links are updated in place.  Every change is WAL-logged, through
+ * GenericXLog or, for the pages written by the in-memory build,
+ * log_newpage_range.
+ *
+ * Locking: inserts and the repair phase of VACUUM take a heavyweight lock
+ * on the pseudo page HNSW_UPDATE_LOCK, so neighbour lists have a single
+ * writer at a time.  Scans take only buffer share locks, one page at a
+ * time, and never wait on the update lock.  Elements are never removed or
+ * moved, only marked dead, so a TID read by a scan always leads to a valid
+ * element tuple.
+ */
+#ifndef SIM_HNSW_H
+#define SIM_HNSW_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "access/generic_xlog.h"
+#include "access/itup.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "utils/relcache.h"
+
+#include "similarity/hnsw_capi.h"
+#include "vector.h"
+
+#define HNSW_MAGIC_NUMBER		0x53484E57	/* "SHNW" */
+#define HNSW_FORMAT_VERSION		1
+
+#define HNSW_METAPAGE_BLKNO		0
+#define HNSW_UPDATE_LOCK		0	/* pseudo page number of the update lock */
+
+#define HNSW_DEFAULT_M				16
+#define HNSW_MIN_M					2
+#define HNSW_MAX_M					100
+#define HNSW_DEFAULT_EF_CONSTRUCTION	64
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MAX_EF_SEARCH			1000
+
+/* Heap TIDs one element can hold for identical vectors. */
+#define HNSW_HEAPTIDS			10
+
+/*
+ * Upper bound of an element's level.  Levels are drawn with probability
+ * m^-level, so with m >= 2 a level above 15 occurs about once in 65,000
+ * elements at m = 2 and practically never at m >= 4; capping it keeps the
+ * neighbour lists of one element within a page (see HnswMaxLevel).
+ */
+#define HNSW_MAX_LEVEL			15
+
+/* Page types, stored in HnswPageOpaqueData.page_type */
+#define HNSW_PAGE_META			1
+#define HNSW_PAGE_ELEMENT		2
+#define HNSW_PAGE_VECTOR		3
+
+/* Identifies hnsw pages to tools such as pageinspect */
+#define HNSW_PAGE_ID			0xFF91
+
+typedef struct HnswPageOpaqueData
+{
+	BlockNumber next;			/* next page of a vector chain, else invalid */
+	uint16		page_type;
+	uint16		page_id;		/* HNSW_PAGE_ID */
+} HnswPageOpaqueData;
+
+typedef HnswPageOpaqueData *HnswPageOpaque;
+
+#define HnswPageGetOpaque(page) ((HnswPageOpaque) PageGetSpecialPointer(page))
+
+typedef struct HnswMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint32		dims;
+	uint16		m;
+	uint16		ef_construction;
+	uint8		distance;		/* SimHnswDistance */
+	uint8		normalized;		/* vectors are stored as unit vectors */
+	int16		entry_level;	/* -1 while the index is empty */
+	ItemPointerData entry;		/* invalid while the index is empty */
+	BlockNumber insert_page;	/* element page that receives new tuples */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+#define HnswPageGetMeta(page) ((HnswMetaPage) PageGetContents(page))
+
+/* Element states */
+#define HNSW_ELEMENT_LIVE		0
+#define HNSW_ELEMENT_DEAD		1	/* unlinked by VACUUM; never read again */
+
+/*
+ * An element tuple.  An element whose heap TIDs are all invalid but whose
+ * state is still LIVE is "deleted": VACUUM removed its rows but has not yet
+ * unlinked it from its neighbours.  Scans and inserts traverse it but never
+ * return it or link to it.
+ */
+typedef struct HnswElementTupleData
+{
+	uint8		level;
+	uint8		state;
+	uint16		unused;
+	BlockNumber vector_page;	/* first page of an out-of-line vector */
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	ItemPointerData neighbors[FLEXIBLE_ARRAY_MEMBER];
+	/* followed, at a MAXALIGN offset, by the vector when stored inline */
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+/* Number of neighbour slots at level, and the first slot of that level. */
+#define HnswLayerM(m, level)	((level) == 0 ? 2 * (m) : (m))
+#define HnswLayerStart(m, level)	((level) == 0 ? 0 : 2 * (m) + ((level) - 1) * (m))
+#define HnswNeighborSlots(m, level)	(2 * (m) + (level) * (m))
+
+/* Usable bytes of a page after its header and special space. */
+#define HNSW_PAGE_CAPACITY \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)))
+/* Largest element tuple, leaving room for its line pointer. */
+#define HNSW_MAX_TUPLE_SIZE		(HNSW_PAGE_CAPACITY - sizeof(ItemIdData))
+
+/* Options set by WITH (...) on CREATE INDEX */
+typedef struct HnswOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	int			m;
+	int			ef_construction;
+} HnswOptions;
+
+/* Settings */
+extern int	hnsw_ef_search;
+extern int	hnsw_max_scan_tuples;
+
+/* Build phases reported in pg_stat_progress_create_index */
+#define HNSW_PHASE_LOAD			2
+#define HNSW_PHASE_GRAPH		3
+#define HNSW_PHASE_WRITE		4
+
+/* A graph node reached during a search, with its distance to the query. */
+typedef struct HnswCandidate
+{
+	ItemPointerData tid;
+	double		distance;
+	bool		has_rows;		/* the element still has heap TIDs */
+} HnswCandidate;
+
+/* What a search needs to know about the index, read once per operation. */
+typedef struct HnswContext
+{
+	Relation	index;
+	HnswMetaPageData meta;
+	int			dims;
+	int			m;
+	SimHnswDistance distance;
+	struct HTAB *vectors;		/* element TID -> copied vector, or NULL */
+	struct visited_hash *visited;	/* element TIDs seen by the current search */
+	uint32		generation;		/* of the current search in visited */
+	MemoryContext cxt;			/* holds the hash tables */
+	int64		visited_count;	/* elements whose distance was computed */
+} HnswContext;
+
+/* A copied element tuple, for the code that reads neighbour lists. */
+typedef struct HnswElementInfo
+{
+	int			level;
+	int			state;
+	int			nheaptids;
+	ItemPointerData heaptids[HNSW_HEAPTIDS];
+} HnswElementInfo;
+
+/* hnsw.c */
+extern int	HnswGetM(Relation index);
+extern int	HnswGetEfConstruction(Relation index);
+extern bool HnswGetDistance(Relation index, SimHnswDistance *distance);
+
+/* hnswutils.c */
+extern int	HnswMaxLevel(int m);
+extern int	HnswRandomLevel(int m);
+extern Size HnswElementTupleSize(int m, int level, int dims, bool inline_vector);
+extern bool HnswVectorInline(int m, int level, int dims);
+extern float *HnswElementVectorPointer(HnswElementTuple etup, int m);
+extern void HnswInitPage(Page page, uint16 page_type);
+extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern void HnswInitContext(HnswContext *ctx, Relation index, bool cache_vectors);
+extern bool HnswPrepareVector(const HnswContext *ctx, Relation index, Vector *vector,
+							  float *out);
+extern HnswElementTuple HnswGetElementTuple(Page page, OffsetNumber offset);
+extern double HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
+								  HnswElementInfo *info);
+extern float *HnswLoadVector(HnswContext *ctx, ItemPointer tid);
+extern int	HnswLoadNeighbors(HnswContext *ctx, ItemPointer tid, int level,
+							  ItemPointerData *out, HnswElementInfo *info);
+extern void HnswResetVisited(HnswContext *ctx);
+extern bool HnswMarkVisited(HnswContext *ctx, ItemPointer tid);
+extern int	HnswCompareCandidates(const void *a, const void *b);
+extern HnswCandidate *HnswSearchLayer(HnswContext *ctx, const float *query,
+									  HnswCandidate *entries, int nentries, int ef,
+									  int level, int *nresults);
+extern HnswCandidate HnswGreedyDescend(HnswContext *ctx, const float *query,
+									   HnswCandidate entry, int from_level,
+									   int to_level);
+extern int	HnswSelectNeighbors(HnswContext *ctx, const float *base,
+								HnswCandidate *candidates, int ncandidates,
+								int max_neighbors, HnswCandidate *selected);
+extern void HnswWriteVectorChain(Relation index, const float *vector, int dims,
+								 BlockNumber *first, bool use_wal);
+extern void HnswReadVectorChain(Relation index, BlockNumber first, float *out, int dims);
+
+/* hnswinsert.c */
+extern void HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid);
+extern void HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target);
+extern void HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
+								 HnswCandidate *extra, int nextra);
+extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+					   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   struct IndexInfo *indexInfo);
+
+/* hnswbuild.c */
+extern IndexBuildResult *hnswbuild(Relation heap, Relation index,
+								   struct IndexInfo *indexInfo);
+extern void hnswbuildempty(Relation index);
+extern void HnswInitMetaPage(Page page, int dims, int m, int ef_construction,
+							 SimHnswDistance distance, bool normalized);
+
+/* hnswscan.c */
+extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
+					   int norderbys);
+extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void hnswendscan(IndexScanDesc scan);
+
+/* hnswvacuum.c */
+extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
+											 IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback,
+											 void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
+
+#endif							/* SIM_HNSW_H */

@@ -1,0 +1,436 @@
+/*
+ * hnswinsert.c
+ *	  Insert one vector into an hnsw index on disk.
+ *
+ * An insert holds the update lock (hnsw.h) from its first read of the
+ * metapage to its last link, so at most one backend changes neighbour lists
+ * at a time.  Scans do not take that lock and see each page either before
+ * or after a change, because every change is made under the page's
+ * exclusive buffer lock.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+
+#include "hnsw.h"
+
+/*
+ * Add heaptid to the element at tid if it is still live, has rows and has a
+ * free slot.  Returns whether it did.
+ */
+static bool
+AddHeapTid(Relation index, ItemPointer tid, ItemPointer heaptid)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	GenericXLogState *state;
+	Page		page;
+	HnswElementTuple etup;
+	int			free_slot = -1;
+	bool		has_rows = false;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+	{
+		if (ItemPointerIsValid(&etup->heaptids[i]))
+			has_rows = true;
+		else if (free_slot < 0)
+			free_slot = i;
+	}
+
+	if (etup->state != HNSW_ELEMENT_LIVE || !has_rows || free_slot < 0)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+
+	etup->heaptids[free_slot] = *heaptid;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/* Whether the element at tid stores exactly this vector. */
+static bool
+SameVector(HnswContext *ctx, ItemPointer tid, const float *vector)
+{
+	return memcmp(HnswLoadVector(ctx, tid), vector, sizeof(float) * ctx->dims) == 0;
+}
+
+/*
+ * Write a new element tuple to the metapage's insert page, or to a new page
+ * when it does not fit, and return its TID.  Also records the new insert
+ * page and, when set_entry, makes the element the entry point.
+ */
+static void
+PlaceElement(HnswContext *ctx, HnswElementTuple etup, Size size, bool set_entry,
+			 ItemPointer result)
+{
+	Relation	index = ctx->index;
+	Buffer		metabuf;
+	Buffer		buf = InvalidBuffer;
+	GenericXLogState *state;
+	Page		metapage;
+	Page		page = NULL;
+	HnswMetaPage meta;
+	BlockNumber insert_page;
+	OffsetNumber offset;
+	bool		new_page = false;
+
+	metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	insert_page = HnswPageGetMeta(BufferGetPage(metabuf))->insert_page;
+
+	state = GenericXLogStart(index);
+	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+	meta = HnswPageGetMeta(metapage);
+
+	if (BlockNumberIsValid(insert_page))
+	{
+		buf = ReadBuffer(index, insert_page);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetFreeSpace(BufferGetPage(buf)) < size)
+		{
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+		}
+	}
+
+	if (!BufferIsValid(buf))
+	{
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		new_page = true;
+	}
+
+	page = GenericXLogRegisterBuffer(state, buf, new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (new_page)
+	{
+		HnswInitPage(page, HNSW_PAGE_ELEMENT);
+		meta->insert_page = BufferGetBlockNumber(buf);
+	}
+
+	offset = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
+	if (offset == InvalidOffsetNumber)
+		elog(ERROR, "failed to add element tuple to hnsw index \"%s\"",
+			 RelationGetRelationName(index));
+	ItemPointerSet(result, BufferGetBlockNumber(buf), offset);
+
+	if (set_entry)
+	{
+		meta->entry = *result;
+		meta->entry_level = etup->level;
+	}
+
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* Overwrite the level's neighbour list of the element at tid. */
+static void
+WriteNeighbors(Relation index, int m, ItemPointer tid, int level,
+			   HnswCandidate *neighbors, int count)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	GenericXLogState *state;
+	Page		page;
+	HnswElementTuple etup;
+	ItemPointerData *slots;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	if (level > etup->level)
+		elog(ERROR, "hnsw element (%u,%u) has no level %d",
+			 ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid), level);
+	slots = etup->neighbors + HnswLayerStart(m, level);
+	for (int i = 0; i < HnswLayerM(m, level); i++)
+	{
+		if (i < count)
+			slots[i] = neighbors[i].tid;
+		else
+			ItemPointerSetInvalid(&slots[i]);
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * Choose a new neighbour list of the element at tid on level from its
+ * current live neighbours plus the extra candidates, and write it.  The
+ * caller holds the update lock, so the list cannot change in between.
+ */
+void
+HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
+					 HnswCandidate *extra, int nextra)
+{
+	int			lm = HnswLayerM(ctx->m, level);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * lm);
+	HnswCandidate *candidates = palloc(sizeof(HnswCandidate) * (lm + nextra));
+	HnswCandidate *selected = palloc(sizeof(HnswCandidate) * lm);
+	float	   *base = HnswLoadVector(ctx, tid);
+	int			ncurrent;
+	int			ncandidates = 0;
+	int			nselected;
+
+	ncurrent = HnswLoadNeighbors(ctx, tid, level, current, NULL);
+	for (int i = 0; i < ncurrent + nextra; i++)
+	{
+		HnswCandidate candidate;
+		HnswElementInfo info;
+		bool		duplicate = false;
+
+		if (i < ncurrent)
+			candidate.tid = current[i];
+		else
+			candidate.tid = extra[i - ncurrent].tid;
+
+		if (ItemPointerEquals(&candidate.tid, tid))
+			continue;
+		for (int j = 0; j < ncandidates && !duplicate; j++)
+			duplicate = ItemPointerEquals(&candidates[j].tid, &candidate.tid);
+		if (duplicate)
+			continue;
+
+		/* Drop links to deleted and dead elements while at it. */
+		HnswLoadNeighbors(ctx, &candidate.tid, -1, NULL, &info);
+		if (info.state != HNSW_ELEMENT_LIVE || info.nheaptids == 0)
+			continue;
+
+		candidate.distance = sim_hnsw_distance(ctx->distance, base,
+											   HnswLoadVector(ctx, &candidate.tid),
+											   ctx->dims);
+		candidate.has_rows = true;
+		candidates[ncandidates++] = candidate;
+	}
+
+	qsort(candidates, ncandidates, sizeof(HnswCandidate), HnswCompareCandidates);
+	nselected = HnswSelectNeighbors(ctx, base, candidates, ncandidates, lm, selected);
+	WriteNeighbors(ctx->index, ctx->m, tid, level, selected, nselected);
+}
+
+/*
+ * Add a link from the element at tid on level to new_tid: into a free
+ * slot when there is one, otherwise by choosing its list again.
+ */
+static void
+AddBackLink(HnswContext *ctx, ItemPointer tid, int level, ItemPointer new_tid)
+{
+	int			lm = HnswLayerM(ctx->m, level);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * lm);
+	int			ncurrent = HnswLoadNeighbors(ctx, tid, level, current, NULL);
+	HnswCandidate extra;
+
+	if (ncurrent < lm)
+	{
+		HnswCandidate *list = palloc(sizeof(HnswCandidate) * (ncurrent + 1));
+
+		for (int i = 0; i < ncurrent; i++)
+			list[i].tid = current[i];
+		list[ncurrent].tid = *new_tid;
+		WriteNeighbors(ctx->index, ctx->m, tid, level, list, ncurrent + 1);
+		return;
+	}
+
+	extra.tid = *new_tid;
+	HnswRebuildNeighbors(ctx, tid, level, &extra, 1);
+}
+
+/*
+ * Make the element at tid link to target on level 0, replacing its farthest
+ * neighbour when its list is full.  VACUUM uses this for an element that
+ * lost every incoming link, which the selection heuristic alone cannot
+ * guarantee.
+ */
+void
+HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target)
+{
+	int			lm = HnswLayerM(ctx->m, 0);
+	ItemPointerData *current = palloc(sizeof(ItemPointerData) * lm);
+	HnswCandidate *list = palloc(sizeof(HnswCandidate) * lm);
+	int			ncurrent = HnswLoadNeighbors(ctx, tid, 0, current, NULL);
+	float	   *base;
+	int			farthest = 0;
+
+	for (int i = 0; i < ncurrent; i++)
+	{
+		if (ItemPointerEquals(&current[i], target))
+			return;
+		list[i].tid = current[i];
+	}
+	if (ncurrent < lm)
+	{
+		list[ncurrent].tid = *target;
+		WriteNeighbors(ctx->index, ctx->m, tid, 0, list, ncurrent + 1);
+		return;
+	}
+
+	base = HnswLoadVector(ctx, tid);
+	for (int i = 0; i < ncurrent; i++)
+	{
+		list[i].distance = sim_hnsw_distance(ctx->distance, base,
+											 HnswLoadVector(ctx, &list[i].tid), ctx->dims);
+		if (list[i].distance > list[farthest].distance)
+			farthest = i;
+	}
+	list[farthest].tid = *target;
+	WriteNeighbors(ctx->index, ctx->m, tid, 0, list, ncurrent);
+}
+
+/*
+ * Insert a prepared vector (unit length for cosine) for heaptid.  Takes the
+ * update lock and works in a temporary memory context.
+ */
+void
+HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	HnswContext ctx;
+	HnswElementTuple etup;
+	HnswCandidate **selected;
+	int		   *nselected;
+	HnswCandidate entry;
+	HnswElementInfo info;
+	ItemPointerData new_tid;
+	int			level;
+	int			top;
+	bool		inline_vector;
+	Size		size;
+	HnswCandidate *entries;
+	int			nentries;
+
+	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	HnswInitContext(&ctx, index, true);
+
+	level = HnswRandomLevel(ctx.m);
+	top = Min(level, ctx.meta.entry_level);
+	selected = palloc0(sizeof(HnswCandidate *) * (level + 1));
+	nselected = palloc0(sizeof(int) * (level + 1));
+
+	if (ItemPointerIsValid(&ctx.meta.entry))
+	{
+		/* Find the neighbours of every level from the top down. */
+		entry.tid = ctx.meta.entry;
+		entry.distance = HnswElementDistance(&ctx, &entry.tid, vector, &info);
+		entry.has_rows = info.nheaptids > 0;
+		entry = HnswGreedyDescend(&ctx, vector, entry, ctx.meta.entry_level, top);
+		entries = &entry;
+		nentries = 1;
+
+		for (int l = top; l >= 0; l--)
+		{
+			HnswCandidate *found;
+			HnswCandidate *live;
+			int			nfound;
+			int			nlive = 0;
+
+			found = HnswSearchLayer(&ctx, vector, entries, nentries,
+									ctx.meta.ef_construction, l, &nfound);
+
+			/* An identical vector shares an element when one has room. */
+			for (int i = 0; l == 0 && i < nfound && found[i].distance == 0; i++)
+			{
+				if (found[i].has_rows && SameVector(&ctx, &found[i].tid, vector) &&
+					AddHeapTid(index, &found[i].tid, heaptid))
+				{
+					UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(cxt);
+					return;
+				}
+			}
+
+			live = palloc(sizeof(HnswCandidate) * Max(nfound, 1));
+			for (int i = 0; i < nfound; i++)
+				if (found[i].has_rows)
+					live[nlive++] = found[i];
+			selected[l] = palloc(sizeof(HnswCandidate) * HnswLayerM(ctx.m, l));
+			nselected[l] = HnswSelectNeighbors(&ctx, vector, live, nlive,
+											   HnswLayerM(ctx.m, l), selected[l]);
+			entries = found;
+			nentries = nfound;
+		}
+	}
+
+	/* Form the element tuple. */
+	inline_vector = HnswVectorInline(ctx.m, level, ctx.dims);
+	size = HnswElementTupleSize(ctx.m, level, ctx.dims, inline_vector);
+	etup = palloc0(size);
+	etup->level = level;
+	etup->state = HNSW_ELEMENT_LIVE;
+	etup->heaptids[0] = *heaptid;
+	for (int i = 1; i < HNSW_HEAPTIDS; i++)
+		ItemPointerSetInvalid(&etup->heaptids[i]);
+	for (int l = 0; l <= level; l++)
+	{
+		ItemPointerData *slots = etup->neighbors + HnswLayerStart(ctx.m, l);
+
+		for (int i = 0; i < HnswLayerM(ctx.m, l); i++)
+		{
+			if (i < nselected[l])
+				slots[i] = selected[l][i].tid;
+			else
+				ItemPointerSetInvalid(&slots[i]);
+		}
+	}
+	if (inline_vector)
+	{
+		etup->vector_page = InvalidBlockNumber;
+		memcpy(HnswElementVectorPointer(etup, ctx.m), vector, sizeof(float) * ctx.dims);
+	}
+	else
+		HnswWriteVectorChain(index, vector, ctx.dims, &etup->vector_page, true);
+
+	PlaceElement(&ctx, etup, size, level > ctx.meta.entry_level, &new_tid);
+
+	/* Link the neighbours back to the new element. */
+	for (int l = 0; l <= top; l++)
+		for (int i = 0; i < nselected[l]; i++)
+			AddBackLink(&ctx, &selected[l][i].tid, l, &new_tid);
+
+	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	HnswMetaPageData meta;
+	HnswContext ctx;
+	Vector	   *value;
+	float	   *vector;
+
+	if (isnull[0])
+		return false;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert value",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	HnswReadMeta(index, &meta);
+	ctx.meta = meta;
+	ctx.dims = meta.dims;
+	value = DatumGetVector(values[0]);
+	vector = palloc(sizeof(float) * meta.dims);
+	if (HnswPrepareVector(&ctx, index, value, vector))
+		HnswInsertVector(index, vector, heap_tid);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return false;
+}

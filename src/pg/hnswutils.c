@@ -1,0 +1,672 @@
+/*
+ * hnswutils.c
+ *	  Page access and graph search shared by build, insert, scan and vacuum.
+ *
+ * The search follows Malkov and Yashunin, "Efficient and robust approximate
+ * nearest neighbor search using Hierarchical Navigable Small World graphs"
+ * (2016): HnswSearchLayer is their algorithm 2 (SEARCH-LAYER) and
+ * HnswSelectNeighbors their algorithm 4 (the neighbour selection
+ * heuristic), run directly on index pages.
+ */
+#include "postgres.h"
+
+#include <float.h>
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "hnsw.h"
+#include "sim_error.h"
+
+/*
+ * The visited set of a search: a simplehash table of element TIDs packed
+ * into 64 bits, much faster than dynahash on this hot path.  An entry
+ * counts only if its generation is the context's current one, so starting
+ * a new search just increments the generation.
+ */
+typedef struct VisitedEntry
+{
+	uint64		key;
+	uint32		generation;
+	char		status;
+} VisitedEntry;
+
+static inline uint32
+HashTidKey(uint64 key)
+{
+	return murmurhash32((uint32) key ^ (uint32) (key >> 32) * 0x9E3779B1);
+}
+
+#define SH_PREFIX visited
+#define SH_ELEMENT_TYPE VisitedEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, key) HashTidKey(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DEFINE
+#define SH_DECLARE
+#include "lib/simplehash.h"
+
+typedef struct HnswVectorEntry
+{
+	uint64		key;
+	float	   *vector;
+} HnswVectorEntry;
+
+static inline uint64
+TidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) | ItemPointerGetOffsetNumber(tid);
+}
+
+/*
+ * Highest level an element may have: its neighbour lists, (level + 2) * m
+ * TIDs, must fit in a page together with the fixed part of the tuple.
+ */
+int
+HnswMaxLevel(int m)
+{
+	Size		room = HNSW_MAX_TUPLE_SIZE - MAXALIGN(offsetof(HnswElementTupleData, neighbors));
+	int			slots = room / sizeof(ItemPointerData);
+	int			level = slots / m - 2;
+
+	return Min(level, HNSW_MAX_LEVEL);
+}
+
+/* Draw a level with P(level >= l) = m^-l, capped by HnswMaxLevel. */
+int
+HnswRandomLevel(int m)
+{
+	double		r = pg_prng_double(&pg_global_prng_state);
+	int			level;
+
+	if (r <= 0.0)
+		r = DBL_MIN;
+	level = (int) floor(-log(r) / log((double) m));
+	return Min(level, HnswMaxLevel(m));
+}
+
+/* Byte offset of the inline vector in an element tuple. */
+static Size
+VectorOffset(int m, int level)
+{
+	return MAXALIGN(offsetof(HnswElementTupleData, neighbors) +
+					sizeof(ItemPointerData) * HnswNeighborSlots(m, level));
+}
+
+Size
+HnswElementTupleSize(int m, int level, int dims, bool inline_vector)
+{
+	Size		size = VectorOffset(m, level);
+
+	if (inline_vector)
+		size += sizeof(float) * dims;
+	return MAXALIGN(size);
+}
+
+bool
+HnswVectorInline(int m, int level, int dims)
+{
+	return HnswElementTupleSize(m, level, dims, true) <= HNSW_MAX_TUPLE_SIZE;
+}
+
+float *
+HnswElementVectorPointer(HnswElementTuple etup, int m)
+{
+	return (float *) ((char *) etup + VectorOffset(m, etup->level));
+}
+
+void
+HnswInitPage(Page page, uint16 page_type)
+{
+	HnswPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(HnswPageOpaqueData));
+	opaque = HnswPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->page_type = page_type;
+	opaque->page_id = HNSW_PAGE_ID;
+}
+
+/* Copy the metapage, checking that it belongs to this format. */
+void
+HnswReadMeta(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	memcpy(meta, HnswPageGetMeta(page), sizeof(HnswMetaPageData));
+	UnlockReleaseBuffer(buf);
+
+	if (meta->magic != HNSW_MAGIC_NUMBER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not an hnsw index", RelationGetRelationName(index))));
+	if (meta->version != HNSW_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("hnsw index \"%s\" has format version %u, expected %d",
+						RelationGetRelationName(index), meta->version, HNSW_FORMAT_VERSION),
+				 errhint("REINDEX the index.")));
+}
+
+/*
+ * Read the metapage into ctx and create the visited set (and, when
+ * cache_vectors, a cache of copied vectors) in CurrentMemoryContext.
+ */
+void
+HnswInitContext(HnswContext *ctx, Relation index, bool cache_vectors)
+{
+	HASHCTL		hctl;
+
+	ctx->index = index;
+	HnswReadMeta(index, &ctx->meta);
+	ctx->dims = ctx->meta.dims;
+	ctx->m = ctx->meta.m;
+	ctx->distance = (SimHnswDistance) ctx->meta.distance;
+	ctx->visited_count = 0;
+	ctx->cxt = CurrentMemoryContext;
+	ctx->visited = visited_create(ctx->cxt, 256, NULL);
+	ctx->generation = 1;
+
+	ctx->vectors = NULL;
+	if (cache_vectors)
+	{
+		hctl.keysize = sizeof(uint64);
+		hctl.hcxt = ctx->cxt;
+		hctl.entrysize = sizeof(HnswVectorEntry);
+		ctx->vectors = hash_create("hnsw vectors", 256, &hctl,
+								   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
+/*
+ * Copy a vector value into out (ctx->dims floats) in the form the index
+ * stores it, unit length for cosine.  Returns false for a vector that
+ * cannot be indexed: a zero vector under cosine distance.
+ */
+bool
+HnswPrepareVector(const HnswContext *ctx, Relation index, Vector *vector, float *out)
+{
+	if (vector->dim != ctx->dims)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", ctx->dims, vector->dim)));
+
+	memcpy(out, vector->x, sizeof(float) * ctx->dims);
+	if (ctx->meta.normalized)
+	{
+		double		norm = sqrt(sim_norm_squared(out, ctx->dims));
+
+		if (norm == 0.0)
+			return false;
+		for (int i = 0; i < ctx->dims; i++)
+			out[i] = (float) (out[i] / norm);
+	}
+	return true;
+}
+
+HnswElementTuple
+HnswGetElementTuple(Page page, OffsetNumber offset)
+{
+	ItemId		itemid;
+
+	if (offset < FirstOffsetNumber || offset > PageGetMaxOffsetNumber(page))
+		elog(ERROR, "hnsw element offset %u out of range", offset);
+	itemid = PageGetItemId(page, offset);
+	return (HnswElementTuple) PageGetItem(page, itemid);
+}
+
+static void
+CopyElementInfo(HnswElementTuple etup, HnswElementInfo *info)
+{
+	info->level = etup->level;
+	info->state = etup->state;
+	info->nheaptids = 0;
+	for (int i = 0; i < HNSW_HEAPTIDS; i++)
+		if (ItemPointerIsValid(&etup->heaptids[i]))
+			info->heaptids[info->nheaptids++] = etup->heaptids[i];
+}
+
+/* Read an out-of-line vector from its chain of vector pages. */
+void
+HnswReadVectorChain(Relation index, BlockNumber first, float *out, int dims)
+{
+	Size		remaining = sizeof(float) * dims;
+	char	   *dest = (char *) out;
+	BlockNumber blkno = first;
+
+	while (remaining > 0)
+	{
+		Buffer		buf;
+		Page		page;
+		Size		chunk;
+
+		if (!BlockNumberIsValid(blkno))
+			elog(ERROR, "hnsw vector chain of index \"%s\" ends early",
+				 RelationGetRelationName(index));
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		chunk = Min(remaining, HNSW_PAGE_CAPACITY);
+		memcpy(dest, PageGetContents(page), chunk);
+		blkno = HnswPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		dest += chunk;
+		remaining -= chunk;
+	}
+}
+
+/*
+ * Write a vector to new pages chained through their special space and
+ * return the first block.  With use_wal each page is logged as a full
+ * image; the bulk build logs its pages afterwards instead.
+ */
+void
+HnswWriteVectorChain(Relation index, const float *vector, int dims, BlockNumber *first,
+					 bool use_wal)
+{
+	Size		total = sizeof(float) * dims;
+	int			npages = (total + HNSW_PAGE_CAPACITY - 1) / HNSW_PAGE_CAPACITY;
+	Buffer	   *buffers = palloc(sizeof(Buffer) * npages);
+	const char *src = (const char *) vector;
+
+	/* Extend first, so each page can point at the next. */
+	for (int i = 0; i < npages; i++)
+	{
+		buffers[i] = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+		LockBuffer(buffers[i], BUFFER_LOCK_EXCLUSIVE);
+	}
+
+	for (int i = 0; i < npages; i++)
+	{
+		Size		chunk = Min(total, HNSW_PAGE_CAPACITY);
+		GenericXLogState *state = NULL;
+		Page		page;
+
+		if (use_wal)
+		{
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buffers[i], GENERIC_XLOG_FULL_IMAGE);
+		}
+		else
+			page = BufferGetPage(buffers[i]);
+
+		HnswInitPage(page, HNSW_PAGE_VECTOR);
+		memcpy(PageGetContents(page), src, chunk);
+		((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + chunk;
+		if (i + 1 < npages)
+			HnswPageGetOpaque(page)->next = BufferGetBlockNumber(buffers[i + 1]);
+
+		if (use_wal)
+			GenericXLogFinish(state);
+		else
+			MarkBufferDirty(buffers[i]);
+		src += chunk;
+		total -= chunk;
+	}
+
+	*first = BufferGetBlockNumber(buffers[0]);
+	for (int i = 0; i < npages; i++)
+		UnlockReleaseBuffer(buffers[i]);
+	pfree(buffers);
+}
+
+/*
+ * Compute the distance from query to the element at tid and copy its
+ * level, state and heap TIDs into info.
+ */
+double
+HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
+					HnswElementInfo *info)
+{
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple etup;
+	double		distance;
+	BlockNumber vector_page = InvalidBlockNumber;
+
+	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	CopyElementInfo(etup, info);
+	if (BlockNumberIsValid(etup->vector_page))
+		vector_page = etup->vector_page;
+	else
+		distance = sim_hnsw_distance(ctx->distance, query,
+									 HnswElementVectorPointer(etup, ctx->m), ctx->dims);
+	UnlockReleaseBuffer(buf);
+
+	if (BlockNumberIsValid(vector_page))
+	{
+		float	   *vector = HnswLoadVector(ctx, tid);
+
+		distance = sim_hnsw_distance(ctx->distance, query, vector, ctx->dims);
+		if (ctx->vectors == NULL)
+			pfree(vector);
+	}
+
+	ctx->visited_count++;
+	return distance;
+}
+
+/*
+ * Return a palloc'd copy of the vector of the element at tid, from the
+ * cache when ctx has one.
+ */
+float *
+HnswLoadVector(HnswContext *ctx, ItemPointer tid)
+{
+	HnswVectorEntry *entry = NULL;
+	uint64		key = TidKey(tid);
+	float	   *vector;
+	BlockNumber vector_page;
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple etup;
+	bool		found;
+
+	if (ctx->vectors != NULL)
+	{
+		entry = hash_search(ctx->vectors, &key, HASH_ENTER, &found);
+		if (found)
+			return entry->vector;
+		entry->vector = NULL;
+	}
+
+	vector = palloc(sizeof(float) * ctx->dims);
+	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	vector_page = etup->vector_page;
+	if (!BlockNumberIsValid(vector_page))
+		memcpy(vector, HnswElementVectorPointer(etup, ctx->m), sizeof(float) * ctx->dims);
+	UnlockReleaseBuffer(buf);
+
+	if (BlockNumberIsValid(vector_page))
+		HnswReadVectorChain(ctx->index, vector_page, vector, ctx->dims);
+
+	if (entry != NULL)
+		entry->vector = vector;
+	return vector;
+}
+
+/*
+ * Copy the valid neighbour TIDs of the element at tid on level into out
+ * (room for HnswLayerM slots) and return their count.  A level above the
+ * element's own has no neighbours; level -1 copies only info.
+ */
+int
+HnswLoadNeighbors(HnswContext *ctx, ItemPointer tid, int level, ItemPointerData *out,
+				  HnswElementInfo *info)
+{
+	Buffer		buf;
+	Page		page;
+	HnswElementTuple etup;
+	int			count = 0;
+
+	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
+	if (info != NULL)
+		CopyElementInfo(etup, info);
+	if (level >= 0 && level <= etup->level)
+	{
+		ItemPointerData *slots = etup->neighbors + HnswLayerStart(ctx->m, level);
+
+		for (int i = 0; i < HnswLayerM(ctx->m, level); i++)
+			if (ItemPointerIsValid(&slots[i]))
+				out[count++] = slots[i];
+	}
+	UnlockReleaseBuffer(buf);
+	return count;
+}
+
+void
+HnswResetVisited(HnswContext *ctx)
+{
+	/* Entries of earlier generations count as not visited. */
+	ctx->generation++;
+}
+
+/* Add tid to the visited set; return true when it was not there yet. */
+bool
+HnswMarkVisited(HnswContext *ctx, ItemPointer tid)
+{
+	VisitedEntry *entry;
+	bool		found;
+
+	entry = visited_insert(ctx->visited, TidKey(tid), &found);
+	if (found && entry->generation == ctx->generation)
+		return false;
+	entry->generation = ctx->generation;
+	return true;
+}
+
+/*
+ * Binary heaps of candidates.  A min-heap keeps the closest on top; a
+ * max-heap (sign = -1) the farthest.
+ */
+typedef struct CandidateHeap
+{
+	HnswCandidate *items;
+	int			count;
+	int			capacity;
+	double		sign;
+} CandidateHeap;
+
+static void
+HeapInit(CandidateHeap *heap, int capacity, double sign)
+{
+	heap->capacity = Max(capacity, 16);
+	heap->items = palloc(sizeof(HnswCandidate) * heap->capacity);
+	heap->count = 0;
+	heap->sign = sign;
+}
+
+static inline bool
+HeapBefore(const CandidateHeap *heap, const HnswCandidate *a, const HnswCandidate *b)
+{
+	return heap->sign * a->distance < heap->sign * b->distance;
+}
+
+static void
+HeapPush(CandidateHeap *heap, HnswCandidate item)
+{
+	int			i;
+
+	if (heap->count == heap->capacity)
+	{
+		heap->capacity *= 2;
+		heap->items = repalloc(heap->items, sizeof(HnswCandidate) * heap->capacity);
+	}
+	i = heap->count++;
+	while (i > 0)
+	{
+		int			parent = (i - 1) / 2;
+
+		if (!HeapBefore(heap, &item, &heap->items[parent]))
+			break;
+		heap->items[i] = heap->items[parent];
+		i = parent;
+	}
+	heap->items[i] = item;
+}
+
+static HnswCandidate
+HeapPop(CandidateHeap *heap)
+{
+	HnswCandidate top = heap->items[0];
+	HnswCandidate last = heap->items[--heap->count];
+	int			i = 0;
+
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= heap->count)
+			break;
+		if (child + 1 < heap->count &&
+			HeapBefore(heap, &heap->items[child + 1], &heap->items[child]))
+			child++;
+		if (!HeapBefore(heap, &heap->items[child], &last))
+			break;
+		heap->items[i] = heap->items[child];
+		i = child;
+	}
+	if (heap->count > 0)
+		heap->items[i] = last;
+	return top;
+}
+
+int
+HnswCompareCandidates(const void *a, const void *b)
+{
+	double		da = ((const HnswCandidate *) a)->distance;
+	double		db = ((const HnswCandidate *) b)->distance;
+
+	if (da < db)
+		return -1;
+	if (da > db)
+		return 1;
+	return ItemPointerCompare((ItemPointer) &((const HnswCandidate *) a)->tid,
+							  (ItemPointer) &((const HnswCandidate *) b)->tid);
+}
+
+/*
+ * Search one level from the given entry points (distances already known)
+ * and return up to ef nearest elements,
+ * closest first, in a palloc'd array.  Dead elements are never entered;
+ * deleted ones (no heap TIDs left) are traversed and returned, so callers
+ * filter them as they need.
+ */
+HnswCandidate *
+HnswSearchLayer(HnswContext *ctx, const float *query, HnswCandidate *entries, int nentries,
+				int ef, int level, int *nresults)
+{
+	CandidateHeap candidates;
+	CandidateHeap results;
+	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * HnswLayerM(ctx->m, 0));
+	HnswCandidate *out;
+
+	HnswResetVisited(ctx);
+	HeapInit(&candidates, ef * 2, 1.0);
+	HeapInit(&results, ef + 1, -1.0);
+	for (int i = 0; i < nentries; i++)
+	{
+		HnswMarkVisited(ctx, &entries[i].tid);
+		HeapPush(&candidates, entries[i]);
+		HeapPush(&results, entries[i]);
+		if (results.count > ef)
+			HeapPop(&results);
+	}
+
+	while (candidates.count > 0)
+	{
+		HnswCandidate nearest = HeapPop(&candidates);
+		int			count;
+
+		if (results.count >= ef && nearest.distance > results.items[0].distance)
+			break;
+
+		CHECK_FOR_INTERRUPTS();
+		count = HnswLoadNeighbors(ctx, &nearest.tid, level, neighbors, NULL);
+		for (int i = 0; i < count; i++)
+		{
+			HnswElementInfo info;
+			HnswCandidate next;
+
+			if (!HnswMarkVisited(ctx, &neighbors[i]))
+				continue;
+			next.tid = neighbors[i];
+			next.distance = HnswElementDistance(ctx, &neighbors[i], query, &info);
+			if (info.state == HNSW_ELEMENT_DEAD)
+				continue;
+			next.has_rows = info.nheaptids > 0;
+			if (results.count < ef || next.distance < results.items[0].distance)
+			{
+				HeapPush(&candidates, next);
+				HeapPush(&results, next);
+				if (results.count > ef)
+					HeapPop(&results);
+			}
+		}
+	}
+
+	out = results.items;
+	*nresults = results.count;
+	qsort(out, *nresults, sizeof(HnswCandidate), HnswCompareCandidates);
+	pfree(candidates.items);
+	pfree(neighbors);
+	return out;
+}
+
+/*
+ * Walk greedily from entry down the levels from_level .. to_level + 1 and
+ * return the closest element found, the entry point of level to_level.
+ */
+HnswCandidate
+HnswGreedyDescend(HnswContext *ctx, const float *query, HnswCandidate entry, int from_level,
+				  int to_level)
+{
+	for (int level = from_level; level > to_level; level--)
+	{
+		HnswCandidate *found;
+		int			nfound;
+
+		found = HnswSearchLayer(ctx, query, &entry, 1, 1, level, &nfound);
+		if (nfound > 0)
+			entry = found[0];
+		pfree(found);
+	}
+	return entry;
+}
+
+/*
+ * Choose up to max_neighbors of the candidates (sorted closest first by
+ * distance to base) with the paper's heuristic: keep a candidate only if it
+ * is closer to base than to every neighbour already kept, which spreads
+ * links in different directions.  Returns the number kept.
+ */
+int
+HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidates,
+					int ncandidates, int max_neighbors, HnswCandidate *selected)
+{
+	int			nselected = 0;
+	float	  **kept = palloc(sizeof(float *) * max_neighbors);
+
+	for (int i = 0; i < ncandidates && nselected < max_neighbors; i++)
+	{
+		float	   *vector = HnswLoadVector(ctx, &candidates[i].tid);
+		bool		good = true;
+
+		for (int j = 0; j < nselected; j++)
+		{
+			if (sim_hnsw_distance(ctx->distance, vector, kept[j], ctx->dims) <
+				candidates[i].distance)
+			{
+				good = false;
+				break;
+			}
+		}
+		if (good)
+		{
+			kept[nselected] = vector;
+			selected[nselected++] = candidates[i];
+		}
+	}
+	pfree(kept);
+	return nselected;
+}

@@ -1,0 +1,484 @@
+/*
+ * hnswvacuum.c
+ *	  VACUUM for hnsw: remove dead heap TIDs and unlink emptied elements.
+ *
+ * Pass 1 reads every element page under an exclusive buffer lock and drops
+ * the heap TIDs that the callback reports dead.  An element left without
+ * heap TIDs is "deleted": scans and inserts still traverse it but never
+ * return it or link to it.
+ *
+ * Pass 2 takes the update lock, so no insert runs, and collects the deleted
+ * elements.  Every live element that links to one gets that level's list
+ * chosen again from its other neighbours plus the neighbours of the deleted
+ * ones, the entry point moves to the live element with the highest level if
+ * it was deleted, and the deleted elements are marked dead.  Last, a live
+ * element that no longer has any incoming link at level 0 gets one from
+ * its nearest neighbour, so that every row stays reachable.
+ *
+ * NOTE: dead elements keep their space; only REINDEX reclaims it.  Reusing
+ * it would need scans to hold a lock that VACUUM waits for, so that no scan
+ * still follows a link to a reused slot.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+
+#include "hnsw.h"
+
+static inline uint64
+TidKey(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) | ItemPointerGetOffsetNumber(tid);
+}
+
+/* Pass 1: drop dead heap TIDs from every element. */
+static void
+RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	Relation	index = info->index;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		GenericXLogState *state;
+		bool		changed = false;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (HnswPageGetOpaque(BufferGetPage(buf))->page_type != HNSW_PAGE_ELEMENT)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			HnswElementTuple etup = HnswGetElementTuple(page, off);
+
+			if (etup->state != HNSW_ELEMENT_LIVE)
+				continue;
+			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			{
+				if (!ItemPointerIsValid(&etup->heaptids[i]))
+					continue;
+				if (callback(&etup->heaptids[i], callback_state))
+				{
+					ItemPointerSetInvalid(&etup->heaptids[i]);
+					stats->tuples_removed++;
+					changed = true;
+				}
+				else
+					stats->num_index_tuples++;
+			}
+		}
+
+		if (changed)
+			GenericXLogFinish(state);
+		else
+			GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Collect the deleted elements (live, no heap TIDs) into a hash table and
+ * find the live element with the highest level.  Returns the number found.
+ */
+static int
+CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
+			   BufferAccessStrategy strategy)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	int			count = 0;
+
+	ItemPointerSetInvalid(best);
+	*best_level = -1;
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				HnswElementTuple etup = HnswGetElementTuple(page, off);
+				ItemPointerData tid;
+				bool		has_rows = false;
+
+				if (etup->state != HNSW_ELEMENT_LIVE)
+					continue;
+				ItemPointerSet(&tid, blkno, off);
+				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+					has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
+				if (!has_rows)
+				{
+					uint64		key = TidKey(&tid);
+
+					hash_search(deleted, &key, HASH_ENTER, NULL);
+					count++;
+				}
+				else if (etup->level > *best_level)
+				{
+					*best = tid;
+					*best_level = etup->level;
+				}
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return count;
+}
+
+static bool
+IsDeleted(HTAB *deleted, ItemPointer tid)
+{
+	uint64		key = TidKey(tid);
+
+	return hash_search(deleted, &key, HASH_FIND, NULL) != NULL;
+}
+
+/*
+ * Give every level of the live element at tid that links to a deleted
+ * element a new list, chosen from its remaining neighbours and the
+ * neighbours of the deleted ones.
+ */
+static void
+RepairElement(HnswContext *ctx, HTAB *deleted, ItemPointer tid, int level)
+{
+	int			lm0 = HnswLayerM(ctx->m, 0);
+	ItemPointerData *neighbors = palloc(sizeof(ItemPointerData) * lm0);
+	ItemPointerData *second = palloc(sizeof(ItemPointerData) * lm0);
+
+	for (int l = 0; l <= level; l++)
+	{
+		int			count = HnswLoadNeighbors(ctx, tid, l, neighbors, NULL);
+		HnswCandidate *extra;
+		int			nextra = 0;
+		bool		affected = false;
+
+		for (int i = 0; i < count; i++)
+			affected |= IsDeleted(deleted, &neighbors[i]);
+		if (!affected)
+			continue;
+
+		extra = palloc(sizeof(HnswCandidate) * count * lm0);
+		for (int i = 0; i < count; i++)
+		{
+			int			nsecond;
+
+			if (!IsDeleted(deleted, &neighbors[i]))
+				continue;
+			nsecond = HnswLoadNeighbors(ctx, &neighbors[i], l, second, NULL);
+			for (int j = 0; j < nsecond; j++)
+				if (!IsDeleted(deleted, &second[j]))
+					extra[nextra++].tid = second[j];
+		}
+		HnswRebuildNeighbors(ctx, tid, l, extra, nextra);
+		pfree(extra);
+	}
+	pfree(neighbors);
+	pfree(second);
+}
+
+/* Mark every deleted element dead. */
+static void
+MarkDead(Relation index, HTAB *deleted)
+{
+	HASH_SEQ_STATUS status;
+	uint64	   *key;
+
+	hash_seq_init(&status, deleted);
+	while ((key = hash_seq_search(&status)) != NULL)
+	{
+		BlockNumber blkno = (BlockNumber) (*key >> 16);
+		OffsetNumber off = (OffsetNumber) (*key & 0xFFFF);
+		Buffer		buf = ReadBuffer(index, blkno);
+		GenericXLogState *state;
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		HnswGetElementTuple(page, off)->state = HNSW_ELEMENT_DEAD;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Point the metapage at a new entry point (or none). */
+static void
+SetEntryPoint(Relation index, ItemPointer entry, int level)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	HnswMetaPage meta;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, buf, 0));
+	meta->entry = *entry;
+	meta->entry_level = level;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+typedef struct InDegreeEntry
+{
+	uint64		key;
+	int			count;
+	int			level;
+	bool		has_rows;
+} InDegreeEntry;
+
+/*
+ * Give every live element with rows but without incoming links at level 0
+ * (other than the entry point) a link from its nearest neighbour.  The
+ * caller holds the update lock.
+ */
+static void
+ReconnectOrphans(Relation index, BufferAccessStrategy strategy, MemoryContext element_cxt)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	HASHCTL		hctl;
+	HTAB	   *indegree;
+	HASH_SEQ_STATUS status;
+	InDegreeEntry *entry;
+	HnswMetaPageData meta;
+
+	hctl.keysize = sizeof(uint64);
+	hctl.entrysize = sizeof(InDegreeEntry);
+	hctl.hcxt = CurrentMemoryContext;
+	indegree = hash_create("hnsw in-degree", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	HnswReadMeta(index, &meta);
+
+	/* Count incoming level-0 links from live elements. */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				HnswElementTuple etup = HnswGetElementTuple(page, off);
+				ItemPointerData tid;
+				uint64		key;
+				bool		found;
+
+				if (etup->state != HNSW_ELEMENT_LIVE)
+					continue;
+				ItemPointerSet(&tid, blkno, off);
+				key = TidKey(&tid);
+				entry = hash_search(indegree, &key, HASH_ENTER, &found);
+				if (!found)
+					entry->count = 0;
+				entry->level = etup->level;
+				entry->has_rows = false;
+				for (int i = 0; i < HNSW_HEAPTIDS; i++)
+					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
+
+				for (int i = 0; i < HnswLayerM(meta.m, 0); i++)
+				{
+					if (!ItemPointerIsValid(&etup->neighbors[i]))
+						continue;
+					key = TidKey(&etup->neighbors[i]);
+					entry = hash_search(indegree, &key, HASH_ENTER, &found);
+					if (!found)
+					{
+						entry->count = 0;
+						entry->level = -1;
+						entry->has_rows = false;
+					}
+					entry->count++;
+				}
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	hash_seq_init(&status, indegree);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		ItemPointerData tid;
+		MemoryContext prev;
+		HnswContext ctx;
+		ItemPointerData *neighbors;
+		int			count;
+		float	   *vector;
+		double		best_distance = 0;
+		int			best = -1;
+
+		if (entry->count > 0 || !entry->has_rows || entry->level < 0)
+			continue;
+		ItemPointerSet(&tid, (BlockNumber) (entry->key >> 16), (OffsetNumber) (entry->key & 0xFFFF));
+		if (ItemPointerEquals(&tid, &meta.entry))
+			continue;
+
+		/* Link from the nearest of its own neighbours. */
+		prev = MemoryContextSwitchTo(element_cxt);
+		HnswInitContext(&ctx, index, true);
+		neighbors = palloc(sizeof(ItemPointerData) * HnswLayerM(ctx.m, 0));
+		count = HnswLoadNeighbors(&ctx, &tid, 0, neighbors, NULL);
+		vector = HnswLoadVector(&ctx, &tid);
+		for (int i = 0; i < count; i++)
+		{
+			double		distance = sim_hnsw_distance(ctx.distance, vector,
+													 HnswLoadVector(&ctx, &neighbors[i]),
+													 ctx.dims);
+
+			if (best < 0 || distance < best_distance)
+			{
+				best = i;
+				best_distance = distance;
+			}
+		}
+		/* NOTE: an orphan without neighbours of its own stays unreachable. */
+		if (best >= 0)
+			HnswForceLink(&ctx, &neighbors[best], &tid);
+		MemoryContextSwitchTo(prev);
+		MemoryContextReset(element_cxt);
+	}
+	hash_destroy(indegree);
+}
+
+/* Pass 2: unlink the deleted elements, under the update lock. */
+static void
+RepairGraph(IndexVacuumInfo *info)
+{
+	Relation	index = info->index;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	MemoryContext element_cxt = AllocSetContextCreate(cxt, "hnsw vacuum element",
+													  ALLOCSET_DEFAULT_SIZES);
+	HASHCTL		hctl;
+	HTAB	   *deleted;
+	ItemPointerData best;
+	int			best_level;
+	BlockNumber nblocks;
+	HnswContext ctx;
+
+	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+
+	hctl.keysize = sizeof(uint64);
+	hctl.entrysize = sizeof(uint64);
+	hctl.hcxt = cxt;
+	deleted = hash_create("hnsw deleted", 256, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if (CollectDeleted(index, deleted, &best, &best_level, info->strategy) == 0)
+	{
+		UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return;
+	}
+
+	nblocks = RelationGetNumberOfBlocks(index);
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		int			nelements = 0;
+		ItemPointerData *tids;
+		int		   *levels;
+
+		vacuum_delay_point();
+
+		/* Copy the live elements of the page, then repair them unlocked. */
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (HnswPageGetOpaque(page)->page_type != HNSW_PAGE_ELEMENT)
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		tids = palloc(sizeof(ItemPointerData) * PageGetMaxOffsetNumber(page));
+		levels = palloc(sizeof(int) * PageGetMaxOffsetNumber(page));
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			HnswElementTuple etup = HnswGetElementTuple(page, off);
+
+			if (etup->state != HNSW_ELEMENT_LIVE)
+				continue;
+			ItemPointerSet(&tids[nelements], blkno, off);
+			if (IsDeleted(deleted, &tids[nelements]))
+				continue;
+			levels[nelements++] = etup->level;
+		}
+		UnlockReleaseBuffer(buf);
+
+		for (int i = 0; i < nelements; i++)
+		{
+			MemoryContext prev = MemoryContextSwitchTo(element_cxt);
+
+			HnswInitContext(&ctx, index, true);
+			RepairElement(&ctx, deleted, &tids[i], levels[i]);
+			MemoryContextSwitchTo(prev);
+			MemoryContextReset(element_cxt);
+		}
+		pfree(tids);
+		pfree(levels);
+	}
+
+	HnswReadMeta(index, &ctx.meta);
+	if (!ItemPointerIsValid(&ctx.meta.entry) || IsDeleted(deleted, &ctx.meta.entry))
+		SetEntryPoint(index, &best, best_level);
+
+	MarkDead(index, deleted);
+	ReconnectOrphans(index, info->strategy, element_cxt);
+
+	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+
+	RemoveHeapTids(info, stats, callback, callback_state);
+	RepairGraph(info);
+	return stats;
+}
+
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	if (info->analyze_only)
+		return stats;
+
+	if (stats == NULL)
+	{
+		/* No bulk delete ran: report the size, leave the count estimated. */
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+		stats->num_index_tuples = info->num_heap_tuples;
+		stats->estimated_count = info->estimated_count;
+	}
+	stats->num_pages = RelationGetNumberOfBlocks(info->index);
+	return stats;
+}
