@@ -75,10 +75,12 @@ install-libs: cmake-build
 	$(MKDIR_P) '$(DESTDIR)$(PG_PKGLIBDIR)'
 	$(INSTALL_SHLIB) $(BUILD_DIR)/similarity.so '$(DESTDIR)$(PG_PKGLIBDIR)/'
 	$(INSTALL_SHLIB) $(BUILD_DIR)/similarity_embed.so '$(DESTDIR)$(PG_PKGLIBDIR)/'
+	$(INSTALL_SHLIB) $(BUILD_DIR)/similarity_pca.so '$(DESTDIR)$(PG_PKGLIBDIR)/'
 
 uninstall: uninstall-libs
 uninstall-libs:
-	rm -f '$(DESTDIR)$(PG_PKGLIBDIR)/similarity.so' '$(DESTDIR)$(PG_PKGLIBDIR)/similarity_embed.so'
+	rm -f '$(DESTDIR)$(PG_PKGLIBDIR)/similarity.so' '$(DESTDIR)$(PG_PKGLIBDIR)/similarity_embed.so' \
+	      '$(DESTDIR)$(PG_PKGLIBDIR)/similarity_pca.so'
 
 clean-build:
 	rm -rf $(BUILD_DIR)

@@ -30,7 +30,7 @@ INSERT INTO items VALUES (1, '[0,0,0]'), (2, '[1,2,3]'), (3, '[1,1,1]'), (4, NUL
 						 (5, '[1,2]'), (6, '[1,2,3]'), (7, '[-1,5,0]');
 CREATE INDEX ON items (embedding);
 SELECT opcname, amname FROM pg_opclass JOIN pg_am ON opcmethod = pg_am.oid
-WHERE opcintype = 'vector'::regtype ORDER BY opcname, amname;
+WHERE opcintype = 'vector'::regtype AND amname = 'btree' ORDER BY opcname;
 
 SET enable_seqscan = off;
 EXPLAIN (COSTS OFF) SELECT * FROM items WHERE embedding = '[1,2,3]';

@@ -21,17 +21,6 @@
 #include "sim_error.h"
 #include "vector.h"
 
-/* Allocate a zeroed vector of dim dimensions. */
-Vector *
-InitVector(int dim)
-{
-	Vector	   *result = (Vector *) palloc0(VECTOR_SIZE(dim));
-
-	SET_VARSIZE(result, VECTOR_SIZE(dim));
-	result->dim = dim;
-	return result;
-}
-
 void
 CheckVectorDim(int dim)
 {

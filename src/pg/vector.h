@@ -25,7 +25,21 @@ typedef struct Vector
 #define PG_GETARG_VECTOR_P(x)	DatumGetVector(PG_GETARG_DATUM(x))
 #define PG_RETURN_VECTOR_P(x)	PG_RETURN_POINTER(x)
 
-extern Vector *InitVector(int dim);
+/*
+ * Allocate a zeroed vector of dim dimensions.  Inline, so the modules that
+ * build vectors (similarity_pca.so, similarity_embed.so) need no symbol
+ * from similarity.so.
+ */
+static inline Vector *
+InitVector(int dim)
+{
+	Vector	   *result = (Vector *) palloc0(VECTOR_SIZE(dim));
+
+	SET_VARSIZE(result, VECTOR_SIZE(dim));
+	result->dim = dim;
+	return result;
+}
+
 extern void CheckVectorDim(int dim);
 extern void CheckExpectedDim(int32 typmod, int dim);
 extern void CheckSameDims(const Vector *a, const Vector *b);

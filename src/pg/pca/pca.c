@@ -24,6 +24,9 @@
 #include "sim_error.h"
 #include "vector.h"
 
+/* similarity_pca.so is its own module; see CMakeLists.txt for why. */
+PG_MODULE_MAGIC;
+
 Size
 PcaModelSize(int dims, int n_components)
 {
