@@ -2,7 +2,7 @@
  * pca.c
  *	  The pca type: input and output, accessors and projection.
  *
- * Text form: the JSON object written by the core (see src/core/pca_model.cpp),
+ * Text form: the JSON object written by the core (see src/core/linalg/pca_model.cpp),
  * whose numbers round-trip bit for bit.  Binary form: version, flags,
  * dims, n_components (int32 each), rows (int64), total_variance, mean and
  * explained variances (float8) and the components (float4), in network
