@@ -164,12 +164,18 @@ def measure_extension(np, node, dbname, extension, data, queries, truth, args, u
         result["build_seconds"] = time.perf_counter() - start
         cur.execute("SELECT pg_relation_size('items_embedding')")
         result["index_bytes"] = cur.fetchone()[0]
+        print(f"  {extension}: build {result['build_seconds']:.1f}s, "
+              f"index {result['index_bytes'] / 2**20:.1f} MiB", flush=True)
         cur.execute("ANALYZE items")
 
     cur.execute(f"PREPARE nearest(vector) AS SELECT id FROM items ORDER BY embedding <=> $1 LIMIT {K}")
     cur.execute("SET jit = off")
     result["search"] = []
     if use_index:
+        cur.execute("EXPLAIN EXECUTE nearest(%s)", (vector_text(queries[0]),))
+        result["plan_uses_index"] = "Index Scan" in "".join(row[0] for row in cur.fetchall())
+        # Measure the index even where the planner would not choose it.
+        cur.execute("SET enable_seqscan = off")
         for ef in EF_SEARCH:
             cur.execute(f"SET hnsw.ef_search = {ef}")
             # Two passes: the first warms the cache; keep the faster.

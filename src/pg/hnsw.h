@@ -13,8 +13,8 @@
  *	          of every level as element TIDs, and the vector itself when
  *	          the tuple fits in a page
  *	vector    the vector of an element whose tuple would not fit in a
- *	pages     page, as raw floats over a chain of pages; this is what
- *	          lets the index store up to 16,000 dimensions
+ *	pages     page, as raw floats over a chain of pages.  These pages let
+ *	          the index store vectors of up to 16,000 dimensions
  *
  * An element tuple never changes size: its neighbour lists are allocated at
  * full capacity ((level + 2) * m slots, unused slots hold an invalid TID),
