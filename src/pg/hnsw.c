@@ -225,13 +225,16 @@ hnswbuildphasename(int64 phase)
 }
 
 /*
- * Check an operator class: one ordering operator returning float8, support
- * function 1 (distance) and, optionally, 2 (norm).
+ * Validate an operator class.  An hnsw operator class has one ordering
+ * operator, support function 1 (the distance) and, for cosine, support
+ * function 2 (the norm).
+ *
+ * NOTE: this accepts every definition.  HnswGetDistance rejects an unknown
+ * distance function when an index is built or used.
  */
 static bool
 hnswvalidate(Oid opclassoid)
 {
-	/* NOTE: accepts every opclass; HnswGetDistance rejects unknown ones at use. */
 	return true;
 }
 
