@@ -322,6 +322,40 @@ HnswWriteVectorChain(Relation index, const float *vector, int dims, BlockNumber 
 }
 
 /*
+ * Compute the distance from query to an out-of-line vector page by page,
+ * without copying it.  All three distances are sums over the dimensions, so
+ * the partial distances of the pages add up to the whole.
+ */
+static double
+ChainDistance(HnswContext *ctx, BlockNumber first, const float *query)
+{
+	int			remaining = ctx->dims;
+	int			per_page = HNSW_PAGE_CAPACITY / sizeof(float);
+	BlockNumber blkno = first;
+	double		distance = 0;
+
+	while (remaining > 0)
+	{
+		Buffer		buf;
+		Page		page;
+		int			count = Min(remaining, per_page);
+
+		if (!BlockNumberIsValid(blkno))
+			elog(ERROR, "hnsw vector chain of index \"%s\" ends early",
+				 RelationGetRelationName(ctx->index));
+		buf = ReadBuffer(ctx->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		distance += sim_hnsw_distance(ctx->distance, query + (ctx->dims - remaining),
+									  (const float *) PageGetContents(page), count);
+		blkno = HnswPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		remaining -= count;
+	}
+	return distance;
+}
+
+/*
  * Compute the distance from query to the element at tid and copy its
  * level, state and heap TIDs into info.
  */
@@ -348,13 +382,7 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
 	UnlockReleaseBuffer(buf);
 
 	if (BlockNumberIsValid(vector_page))
-	{
-		float	   *vector = HnswLoadVector(ctx, tid);
-
-		distance = sim_hnsw_distance(ctx->distance, query, vector, ctx->dims);
-		if (ctx->vectors == NULL)
-			pfree(vector);
-	}
+		distance = ChainDistance(ctx, vector_page, query);
 
 	ctx->visited_count++;
 	return distance;
