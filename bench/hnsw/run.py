@@ -145,7 +145,10 @@ def search_pass(conn, queries, truth):
 
 
 def prepare_table(np, node, dbname, extension, data, args, use_index):
-    """Load data into items in dbname and build the index; return a connection."""
+    """Load data into items in dbname and build the index.
+
+    Returns the open connection and the engine's result record.
+    """
     conn = node.connect(dbname)
     cur = conn.cursor()
     dims = data.shape[1]
@@ -181,9 +184,9 @@ def prepare_table(np, node, dbname, extension, data, args, use_index):
 
 
 def measure_searches(engines, queries, truth):
-    """Run every ef_search on every indexed engine, alternating engines pass
-    by pass so that both see the same background load; keep the median of
-    three passes.  Engines without an index get an exact-scan sample."""
+    """Run every ef_search on every indexed engine and keep the median of
+    three passes.  Engines alternate pass by pass, so both see the same
+    background load.  Engines without an index get an exact-scan sample."""
     for ef in EF_SEARCH:
         runs = {id(result): [] for _, result in engines}
         for _ in range(3):
