@@ -48,8 +48,10 @@ INSERT INTO hnsw_t VALUES (2000, '[1,2]');
 
 -- Filtering: the scan widens until LIMIT is met.
 SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE id % 50 = 0 ORDER BY v <-> '[1,0,0]' LIMIT 15) s;
+SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE v <-> '[1,0,0]' > 1.8 ORDER BY v <-> '[1,0,0]' LIMIT 15) s;
+-- With the bound at 1, only the first round runs, and its rows are all near.
 SET hnsw.max_scan_tuples = 1;
-SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE id % 50 = 0 ORDER BY v <-> '[1,0,0]' LIMIT 15) s;
+SELECT count(*) FROM (SELECT id FROM hnsw_t WHERE v <-> '[1,0,0]' > 1.8 ORDER BY v <-> '[1,0,0]' LIMIT 15) s;
 RESET hnsw.max_scan_tuples;
 
 -- Duplicates: many identical vectors, inserted before and after the build.

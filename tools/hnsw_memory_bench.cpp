@@ -2,7 +2,7 @@
 //
 // Upper bound for the hnsw benchmark: hnswlib alone, in memory, on the same
 // data.  Builds a graph over unit vectors with inner-product distance on
-// several threads, then answers every query single-threaded for each
+// several threads, then runs every query single-threaded for each
 // ef_search and prints one JSON object per line.
 //
 // Usage: hnsw_memory_bench DATA QUERIES TRUTH DIMS M EF_CONSTRUCTION THREADS EF...

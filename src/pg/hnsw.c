@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "access/amapi.h"
+#include "access/heaptoast.h"
 #include "access/reloptions.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
@@ -141,6 +142,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		tuples = path->indexinfo->tuples;
 	double		fraction;
 	int			m = HNSW_DEFAULT_M;
+	int			dims;
 	Relation	index;
 
 	if (path->indexorderbys == NIL)
@@ -155,6 +157,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 
 	index = index_open(path->indexinfo->indexoid, NoLock);
 	m = HnswGetM(index);
+	dims = TupleDescAttr(index->rd_att, 0)->atttypmod;
 	index_close(index, NoLock);
 
 	MemSet(&costs, 0, sizeof(costs));
@@ -181,6 +184,21 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * row is returned.
 	 */
 	costs.indexTotalCost *= fraction;
+
+	/*
+	 * Vectors larger than TOAST_TUPLE_THRESHOLD (about 500 dimensions and
+	 * up) live in the table's TOAST relation.  A sequential scan must read
+	 * all of them to compute distances, but the planner charges it only for
+	 * the heap pages.  Scale the index cost down by the same ratio, so both
+	 * paths are compared on the same footing.
+	 */
+	if (dims > 0 && VECTOR_SIZE(dims) > TOAST_TUPLE_THRESHOLD && tuples > 0)
+	{
+		double		heap_pages = Max(path->indexinfo->rel->pages, 1);
+		double		toast_pages = tuples * VECTOR_SIZE(dims) / BLCKSZ;
+
+		costs.indexTotalCost *= heap_pages / (heap_pages + toast_pages);
+	}
 	*indexStartupCost = costs.indexTotalCost;
 	*indexTotalCost = costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;
@@ -207,13 +225,16 @@ hnswbuildphasename(int64 phase)
 }
 
 /*
- * Check an operator class: one ordering operator returning float8, support
- * function 1 (distance) and, optionally, 2 (norm).
+ * Validate an operator class.  An hnsw operator class has one ordering
+ * operator, support function 1 (the distance) and, for cosine, support
+ * function 2 (the norm).
+ *
+ * NOTE: this accepts every definition.  HnswGetDistance rejects an unknown
+ * distance function when an index is built or used.
  */
 static bool
 hnswvalidate(Oid opclassoid)
 {
-	/* NOTE: accepts every opclass; HnswGetDistance rejects unknown ones at use. */
 	return true;
 }
 

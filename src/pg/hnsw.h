@@ -12,9 +12,11 @@
  *	pages     (identical vectors share one element), the neighbour lists
  *	          of every level as element TIDs, and the vector itself when
  *	          the tuple fits in a page
- *	vector    the vector of an element whose tuple would not fit in a
- *	pages     page, as raw floats over a chain of pages; this is what
- *	          lets the index store up to 16,000 dimensions
+ *	vector    the leading part of the vector of an element whose tuple
+ *	pages     would not fit in a page, as raw floats over a chain of
+ *	          pages; the remainder (less than a page) stays in the element
+ *	          tuple.  These pages let the index store vectors of up to
+ *	          16,000 dimensions
  *
  * An element tuple never changes size: its neighbour lists are allocated at
  * full capacity ((level + 2) * m slots, unused slots hold an invalid TID),
@@ -124,10 +126,10 @@ typedef struct HnswElementTupleData
 	uint8		level;
 	uint8		state;
 	uint16		unused;
-	BlockNumber vector_page;	/* first page of an out-of-line vector */
+	BlockNumber vector_page;	/* first vector page, or invalid if none */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	ItemPointerData neighbors[FLEXIBLE_ARRAY_MEMBER];
-	/* followed, at a MAXALIGN offset, by the vector when stored inline */
+	/* followed, at a MAXALIGN offset, by the vector's last HnswInlineFloats floats */
 } HnswElementTupleData;
 
 typedef HnswElementTupleData *HnswElementTuple;
@@ -140,6 +142,8 @@ typedef HnswElementTupleData *HnswElementTuple;
 /* Usable bytes of a page after its header and special space. */
 #define HNSW_PAGE_CAPACITY \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)))
+/* Floats of an out-of-line vector per vector page. */
+#define HNSW_PAGE_FLOATS		((int) (HNSW_PAGE_CAPACITY / sizeof(float)))
 /* Largest element tuple, leaving room for its line pointer. */
 #define HNSW_MAX_TUPLE_SIZE		(HNSW_PAGE_CAPACITY - sizeof(ItemIdData))
 
@@ -200,8 +204,9 @@ extern bool HnswGetDistance(Relation index, SimHnswDistance *distance);
 /* hnswutils.c */
 extern int	HnswMaxLevel(int m);
 extern int	HnswRandomLevel(int m);
-extern Size HnswElementTupleSize(int m, int level, int dims, bool inline_vector);
-extern bool HnswVectorInline(int m, int level, int dims);
+extern Size HnswElementTupleSize(int m, int level, int inline_floats);
+extern int	HnswInlineFloats(int m, int level, int dims);
+extern int	HnswVectorPages(int m, int level, int dims);
 extern float *HnswElementVectorPointer(HnswElementTuple etup, int m);
 extern void HnswInitPage(Page page, uint16 page_type);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
@@ -226,9 +231,9 @@ extern HnswCandidate HnswGreedyDescend(HnswContext *ctx, const float *query,
 extern int	HnswSelectNeighbors(HnswContext *ctx, const float *base,
 								HnswCandidate *candidates, int ncandidates,
 								int max_neighbors, HnswCandidate *selected);
-extern void HnswWriteVectorChain(Relation index, const float *vector, int dims,
+extern void HnswWriteVectorChain(Relation index, const float *vector, int count,
 								 BlockNumber *first, bool use_wal);
-extern void HnswReadVectorChain(Relation index, BlockNumber first, float *out, int dims);
+extern void HnswReadVectorChain(Relation index, BlockNumber first, float *out, int count);
 
 /* hnswinsert.c */
 extern void HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid);

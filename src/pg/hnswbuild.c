@@ -11,8 +11,8 @@
  * vectors are freed.
  *
  * The finished graph is written in two passes: the first assigns every
- * element its TID (element tuples packed into pages, out-of-line vectors in
- * their own pages in between), the second writes the pages with neighbour
+ * element its TID (element tuples packed into pages, the vector pages of
+ * large vectors in between), the second writes the pages with neighbour
  * labels translated to TIDs.  These pages bypass WAL while written and are
  * logged with log_newpage_range afterwards.
  *
@@ -222,15 +222,12 @@ AssignTids(HnswBuildState *state, BlockNumber *nblocks)
 	BlockNumber page = InvalidBlockNumber;
 	Size		free_space = 0;
 	OffsetNumber offset = 0;
-	int			vector_pages = (sizeof(float) * state->ctx.dims + HNSW_PAGE_CAPACITY - 1) /
-		HNSW_PAGE_CAPACITY;
 
 	for (int64 i = 0; i < state->count; i++)
 	{
 		int			level = sim_hnsw_graph_level(state->build, i);
-		bool		inline_vector = HnswVectorInline(state->ctx.m, level, state->ctx.dims);
-		Size		size = HnswElementTupleSize(state->ctx.m, level, state->ctx.dims,
-												inline_vector);
+		int			inline_floats = HnswInlineFloats(state->ctx.m, level, state->ctx.dims);
+		Size		size = HnswElementTupleSize(state->ctx.m, level, inline_floats);
 
 		if (!BlockNumberIsValid(page) || free_space < size + sizeof(ItemIdData))
 		{
@@ -240,8 +237,7 @@ AssignTids(HnswBuildState *state, BlockNumber *nblocks)
 		}
 		ItemPointerSet(&tids[i], page, ++offset);
 		free_space -= size + sizeof(ItemIdData);
-		if (!inline_vector)
-			next += vector_pages;
+		next += HnswVectorPages(state->ctx.m, level, state->ctx.dims);
 	}
 	*nblocks = next;
 	return tids;
@@ -255,8 +251,9 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 	int			m = state->ctx.m;
 	int			dims = state->ctx.dims;
 	int			level = sim_hnsw_graph_level(state->build, i);
-	bool		inline_vector = HnswVectorInline(m, level, dims);
-	Size		size = HnswElementTupleSize(m, level, dims, inline_vector);
+	int			inline_floats = HnswInlineFloats(m, level, dims);
+	int			chain = dims - inline_floats;
+	Size		size = HnswElementTupleSize(m, level, inline_floats);
 	HnswElementTuple etup = palloc0(size);
 	const float *vector = state->vectors + i * dims;
 	ExtraTidsEntry *extra;
@@ -287,8 +284,7 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 	}
 
 	etup->vector_page = InvalidBlockNumber;
-	if (inline_vector)
-		memcpy(HnswElementVectorPointer(etup, m), vector, sizeof(float) * dims);
+	memcpy(HnswElementVectorPointer(etup, m), vector + chain, sizeof(float) * inline_floats);
 
 	offset = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
 	if (offset != ItemPointerGetOffsetNumber(&tids[i]) ||
@@ -298,11 +294,11 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 			 ItemPointerGetOffsetNumber(&tids[i]));
 
 	/* The vector pages come after this page; link them in place. */
-	if (!inline_vector)
+	if (chain > 0)
 	{
 		HnswElementTuple placed = HnswGetElementTuple(page, offset);
 
-		HnswWriteVectorChain(state->index, vector, dims, &placed->vector_page, false);
+		HnswWriteVectorChain(state->index, vector, chain, &placed->vector_page, false);
 	}
 	pfree(etup);
 }

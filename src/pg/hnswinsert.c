@@ -304,7 +304,8 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	ItemPointerData new_tid;
 	int			level;
 	int			top;
-	bool		inline_vector;
+	int			inline_floats;
+	int			chain;
 	Size		size;
 	HnswCandidate *entries;
 	int			nentries;
@@ -363,8 +364,9 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	}
 
 	/* Form the element tuple. */
-	inline_vector = HnswVectorInline(ctx.m, level, ctx.dims);
-	size = HnswElementTupleSize(ctx.m, level, ctx.dims, inline_vector);
+	inline_floats = HnswInlineFloats(ctx.m, level, ctx.dims);
+	chain = ctx.dims - inline_floats;
+	size = HnswElementTupleSize(ctx.m, level, inline_floats);
 	etup = palloc0(size);
 	etup->level = level;
 	etup->state = HNSW_ELEMENT_LIVE;
@@ -383,13 +385,10 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 				ItemPointerSetInvalid(&slots[i]);
 		}
 	}
-	if (inline_vector)
-	{
-		etup->vector_page = InvalidBlockNumber;
-		memcpy(HnswElementVectorPointer(etup, ctx.m), vector, sizeof(float) * ctx.dims);
-	}
-	else
-		HnswWriteVectorChain(index, vector, ctx.dims, &etup->vector_page, true);
+	memcpy(HnswElementVectorPointer(etup, ctx.m), vector + chain, sizeof(float) * inline_floats);
+	etup->vector_page = InvalidBlockNumber;
+	if (chain > 0)
+		HnswWriteVectorChain(index, vector, chain, &etup->vector_page, true);
 
 	PlaceElement(&ctx, etup, size, level > ctx.meta.entry_level, &new_tid);
 

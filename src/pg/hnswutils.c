@@ -102,19 +102,36 @@ VectorOffset(int m, int level)
 }
 
 Size
-HnswElementTupleSize(int m, int level, int dims, bool inline_vector)
+HnswElementTupleSize(int m, int level, int inline_floats)
 {
-	Size		size = VectorOffset(m, level);
-
-	if (inline_vector)
-		size += sizeof(float) * dims;
-	return MAXALIGN(size);
+	return MAXALIGN(VectorOffset(m, level) + sizeof(float) * inline_floats);
 }
 
-bool
-HnswVectorInline(int m, int level, int dims)
+/*
+ * Number of trailing floats of a vector stored in its element tuple: all of
+ * them when the tuple fits in a page, else the part that does not fill a
+ * whole vector page (for 4096 dimensions, 2 pages and 16 floats inline), or
+ * none when even that does not fit.
+ */
+int
+HnswInlineFloats(int m, int level, int dims)
 {
-	return HnswElementTupleSize(m, level, dims, true) <= HNSW_MAX_TUPLE_SIZE;
+	int			tail = dims % HNSW_PAGE_FLOATS;
+
+	if (HnswElementTupleSize(m, level, dims) <= HNSW_MAX_TUPLE_SIZE)
+		return dims;
+	if (HnswElementTupleSize(m, level, tail) <= HNSW_MAX_TUPLE_SIZE)
+		return tail;
+	return 0;
+}
+
+/* Number of vector pages an element of this level needs. */
+int
+HnswVectorPages(int m, int level, int dims)
+{
+	int			chain = dims - HnswInlineFloats(m, level, dims);
+
+	return (chain + HNSW_PAGE_FLOATS - 1) / HNSW_PAGE_FLOATS;
 }
 
 float *
@@ -237,11 +254,11 @@ CopyElementInfo(HnswElementTuple etup, HnswElementInfo *info)
 			info->heaptids[info->nheaptids++] = etup->heaptids[i];
 }
 
-/* Read an out-of-line vector from its chain of vector pages. */
+/* Read the first count floats of a vector from its chain of vector pages. */
 void
-HnswReadVectorChain(Relation index, BlockNumber first, float *out, int dims)
+HnswReadVectorChain(Relation index, BlockNumber first, float *out, int count)
 {
-	Size		remaining = sizeof(float) * dims;
+	Size		remaining = sizeof(float) * count;
 	char	   *dest = (char *) out;
 	BlockNumber blkno = first;
 
@@ -267,15 +284,15 @@ HnswReadVectorChain(Relation index, BlockNumber first, float *out, int dims)
 }
 
 /*
- * Write a vector to new pages chained through their special space and
- * return the first block.  With use_wal each page is logged as a full
- * image; the bulk build logs its pages afterwards instead.
+ * Write the first count floats of a vector to new pages chained through
+ * their special space and return the first block.  With use_wal each page
+ * is logged as a full image; the bulk build logs its pages afterwards.
  */
 void
-HnswWriteVectorChain(Relation index, const float *vector, int dims, BlockNumber *first,
+HnswWriteVectorChain(Relation index, const float *vector, int count, BlockNumber *first,
 					 bool use_wal)
 {
-	Size		total = sizeof(float) * dims;
+	Size		total = sizeof(float) * count;
 	int			npages = (total + HNSW_PAGE_CAPACITY - 1) / HNSW_PAGE_CAPACITY;
 	Buffer	   *buffers = palloc(sizeof(Buffer) * npages);
 	const char *src = (const char *) vector;
@@ -322,6 +339,40 @@ HnswWriteVectorChain(Relation index, const float *vector, int dims, BlockNumber 
 }
 
 /*
+ * Compute the distance from query[0 .. count - 1] to the part of a vector
+ * in vector pages, page by page, without copying it.  All three distances
+ * are sums over the dimensions, so the partial distances add up.
+ */
+static double
+ChainDistance(HnswContext *ctx, BlockNumber first, const float *query, int count)
+{
+	int			remaining = count;
+	int			per_page = HNSW_PAGE_FLOATS;
+	BlockNumber blkno = first;
+	double		distance = 0;
+
+	while (remaining > 0)
+	{
+		Buffer		buf;
+		Page		page;
+		int			chunk = Min(remaining, per_page);
+
+		if (!BlockNumberIsValid(blkno))
+			elog(ERROR, "hnsw vector chain of index \"%s\" ends early",
+				 RelationGetRelationName(ctx->index));
+		buf = ReadBuffer(ctx->index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		distance += sim_hnsw_distance(ctx->distance, query + (count - remaining),
+									  (const float *) PageGetContents(page), chunk);
+		blkno = HnswPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		remaining -= chunk;
+	}
+	return distance;
+}
+
+/*
  * Compute the distance from query to the element at tid and copy its
  * level, state and heap TIDs into info.
  */
@@ -332,29 +383,24 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple etup;
-	double		distance;
-	BlockNumber vector_page = InvalidBlockNumber;
+	double		distance = 0;
+	BlockNumber vector_page;
+	int			chain;
 
 	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
 	CopyElementInfo(etup, info);
-	if (BlockNumberIsValid(etup->vector_page))
-		vector_page = etup->vector_page;
-	else
-		distance = sim_hnsw_distance(ctx->distance, query,
-									 HnswElementVectorPointer(etup, ctx->m), ctx->dims);
+	chain = ctx->dims - HnswInlineFloats(ctx->m, etup->level, ctx->dims);
+	vector_page = etup->vector_page;
+	if (chain < ctx->dims)
+		distance = sim_hnsw_distance(ctx->distance, query + chain,
+									 HnswElementVectorPointer(etup, ctx->m), ctx->dims - chain);
 	UnlockReleaseBuffer(buf);
 
-	if (BlockNumberIsValid(vector_page))
-	{
-		float	   *vector = HnswLoadVector(ctx, tid);
-
-		distance = sim_hnsw_distance(ctx->distance, query, vector, ctx->dims);
-		if (ctx->vectors == NULL)
-			pfree(vector);
-	}
+	if (chain > 0)
+		distance += ChainDistance(ctx, vector_page, query, chain);
 
 	ctx->visited_count++;
 	return distance;
@@ -371,6 +417,7 @@ HnswLoadVector(HnswContext *ctx, ItemPointer tid)
 	uint64		key = TidKey(tid);
 	float	   *vector;
 	BlockNumber vector_page;
+	int			chain;
 	Buffer		buf;
 	Page		page;
 	HnswElementTuple etup;
@@ -390,12 +437,13 @@ HnswLoadVector(HnswContext *ctx, ItemPointer tid)
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
 	vector_page = etup->vector_page;
-	if (!BlockNumberIsValid(vector_page))
-		memcpy(vector, HnswElementVectorPointer(etup, ctx->m), sizeof(float) * ctx->dims);
+	chain = ctx->dims - HnswInlineFloats(ctx->m, etup->level, ctx->dims);
+	memcpy(vector + chain, HnswElementVectorPointer(etup, ctx->m),
+		   sizeof(float) * (ctx->dims - chain));
 	UnlockReleaseBuffer(buf);
 
-	if (BlockNumberIsValid(vector_page))
-		HnswReadVectorChain(ctx->index, vector_page, vector, ctx->dims);
+	if (chain > 0)
+		HnswReadVectorChain(ctx->index, vector_page, vector, chain);
 
 	if (entry != NULL)
 		entry->vector = vector;

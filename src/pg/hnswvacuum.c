@@ -10,8 +10,8 @@
  * Pass 2 takes the update lock, so no insert runs, and collects the deleted
  * elements.  Every live element that links to one gets that level's list
  * chosen again from its other neighbours plus the neighbours of the deleted
- * ones, the entry point moves to the live element with the highest level if
- * it was deleted, and the deleted elements are marked dead.  Last, a live
+ * ones.  If the entry point was deleted, the live element with the highest
+ * level replaces it.  Then the deleted elements are marked dead.  Last, a live
  * element that no longer has any incoming link at level 0 gets one from
  * its nearest neighbour, so that every row stays reachable.
  *

@@ -52,8 +52,6 @@ CollectElements(Relation index, const HnswMetaPageData *meta, HTAB *elements,
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	bool		ok = true;
-	int			vector_pages = (sizeof(float) * meta->dims + HNSW_PAGE_CAPACITY - 1) /
-		HNSW_PAGE_CAPACITY;
 
 	*max_live_level = -1;
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
@@ -77,7 +75,8 @@ CollectElements(Relation index, const HnswMetaPageData *meta, HTAB *elements,
 				uint64		key;
 				VerifyEntry *entry;
 				Size		size = ItemIdGetLength(PageGetItemId(page, off));
-				bool		inline_vector = !BlockNumberIsValid(etup->vector_page);
+				int			inline_floats = HnswInlineFloats(meta->m, etup->level, meta->dims);
+				int			vector_pages = HnswVectorPages(meta->m, etup->level, meta->dims);
 
 				ItemPointerSet(&tid, blkno, off);
 				key = TidKey(&tid);
@@ -90,15 +89,18 @@ CollectElements(Relation index, const HnswMetaPageData *meta, HTAB *elements,
 					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
 
 				if (etup->level > HnswMaxLevel(meta->m) ||
-					size != HnswElementTupleSize(meta->m, etup->level, meta->dims, inline_vector))
+					size != HnswElementTupleSize(meta->m, etup->level, inline_floats))
 					VIOLATION("element (%u,%u) has level %d and size %zu, which do not match the index",
 							  blkno, off, etup->level, size);
 				if (etup->state != HNSW_ELEMENT_LIVE && etup->state != HNSW_ELEMENT_DEAD)
 					VIOLATION("element (%u,%u) has unknown state %d", blkno, off, etup->state);
-				if (!inline_vector &&
-					(etup->vector_page >= nblocks || etup->vector_page + vector_pages > nblocks))
-					VIOLATION("element (%u,%u) has its vector at block %u, beyond the index",
+				if (vector_pages > 0 &&
+					(!BlockNumberIsValid(etup->vector_page) ||
+					 etup->vector_page + vector_pages > nblocks))
+					VIOLATION("element (%u,%u) has its vector pages at block %u, outside the index",
 							  blkno, off, etup->vector_page);
+				if (vector_pages == 0 && BlockNumberIsValid(etup->vector_page))
+					VIOLATION("element (%u,%u) has vector pages but needs none", blkno, off);
 				if (etup->state == HNSW_ELEMENT_LIVE && entry->has_rows &&
 					etup->level > *max_live_level)
 					*max_live_level = etup->level;

@@ -3,7 +3,7 @@
 import time
 
 from pgcluster import Cluster
-from hnsw_support import clustered_unit_vectors, load, recall, verify
+from hnsw_support import clustered_unit_vectors, load, recall, vector_text, verify
 
 COUNT, DIMS = 5000, 64
 
@@ -23,6 +23,11 @@ with Cluster("hnsw-recall").init() as node:
     cur.execute("CREATE INDEX items_cos ON items USING hnsw (embedding vector_cosine_ops)")
     print(f"in-memory build: {time.time() - start:.2f}s")
     assert verify(conn, "items_cos")
+    cur.execute("ANALYZE items")
+    cur.execute("EXPLAIN SELECT id FROM items ORDER BY embedding <=> %s LIMIT 10",
+                (vector_text(queries[0]),))
+    plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "Index Scan using items_cos" in plan, plan
     cosine_recall = recall(conn, "items", queries)
     print(f"cosine recall@10 at ef_search 40: {cosine_recall:.3f}")
     assert cosine_recall >= 0.95, cosine_recall
@@ -54,7 +59,20 @@ with Cluster("hnsw-recall").init() as node:
     cur.execute("CREATE INDEX wide_cos ON wide USING hnsw (embedding vector_cosine_ops)")
     load(conn, "wide", wide[380:390], first_id=381)
     assert verify(conn, "wide_cos")
+
     wide_recall = recall(conn, "wide", wide[390:])
     print(f"4096-d recall@10: {wide_recall:.3f}")
     assert wide_recall >= 0.9, wide_recall
+
+    # 640-d vectors (2.5 KiB) live in TOAST, which a sequential scan's cost
+    # leaves out; the planner must still pick the index.
+    toasted = clustered_unit_vectors(3001, 640, seed=3)
+    cur.execute("CREATE TABLE toasted (id int, embedding vector(640))")
+    load(conn, "toasted", toasted[:3000])
+    cur.execute("CREATE INDEX toasted_cos ON toasted USING hnsw (embedding vector_cosine_ops)")
+    cur.execute("ANALYZE toasted")
+    cur.execute("EXPLAIN SELECT id FROM toasted ORDER BY embedding <=> %s LIMIT 10",
+                (vector_text(toasted[3000]),))
+    plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "Index Scan using toasted_cos" in plan, plan
     conn.close()
