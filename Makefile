@@ -7,6 +7,7 @@
 #   make installcheck    pg_regress against a running, installed server
 #   make test            every test on a throwaway cluster (see test/run)
 #   make demo            the end-to-end product-photo demo (see scripts/demo)
+#   make load-test       the pgbench load test, 10 minutes (SIM_LOAD_SECONDS)
 
 .DEFAULT_GOAL := all
 
@@ -26,17 +27,22 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 # `make test`, `make demo` and `make setup` must work on a machine that has no
 # PostgreSQL development files yet, so they do not load PGXS: their scripts
 # install the packages and then call make again for the build.
-WRAPPER_GOALS = test demo setup
+WRAPPER_GOALS = test demo setup load-test
 ifneq ($(MAKECMDGOALS),)
 ifeq ($(filter-out $(WRAPPER_GOALS),$(MAKECMDGOALS)),)
 ONLY_WRAPPERS = yes
 endif
 endif
 
-.PHONY: test demo setup
+.PHONY: test demo setup load-test
 
 test:
 	test/run
+
+# The pgbench load test for 10 minutes instead of the suite's 45 seconds.
+load-test:
+	SIM_LOAD_SECONDS=$${SIM_LOAD_SECONDS:-600} SIM_SUITES=integration \
+	SIM_INTEGRATION=test_load_pgbench test/run
 
 demo:
 	scripts/demo
