@@ -85,19 +85,31 @@ class Cluster:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def kill9(self):
-        """Kill the postmaster with SIGKILL, as a power loss would stop it."""
+        """SIGKILL the postmaster and every child at once, as a power loss would.
+
+        The postmaster is stopped first so it cannot fork replacements, and
+        the children die together, so no busy backend runs on and commits."""
         with open(os.path.join(self.datadir, "postmaster.pid")) as pidfile:
-            pid = int(pidfile.readline())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.time() + 30
-        while time.time() < deadline:
+            postmaster = int(pidfile.readline())
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
             try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
-        # Orphaned backends exit once they notice the postmaster is gone.
-        time.sleep(1)
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == postmaster:
+                children.append(int(entry))
+        os.kill(postmaster, signal.SIGSTOP)
+        for pid in children:
+            os.kill(pid, signal.SIGKILL)
+        os.kill(postmaster, signal.SIGKILL)
+        deadline = time.time() + 30
+        for pid in children + [postmaster]:
+            while time.time() < deadline and os.path.exists(f"/proc/{pid}"):
+                time.sleep(0.05)
 
     def restart(self):
         self.stop()
