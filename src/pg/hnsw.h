@@ -238,7 +238,7 @@ extern void HnswReadVectorChain(Relation index, BlockNumber first, float *out, i
 /* hnswinsert.c */
 extern void HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid);
 extern void HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target);
-extern void HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
+extern bool HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
 								 HnswCandidate *extra, int nextra);
 extern bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 					   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,

@@ -167,8 +167,9 @@ WriteNeighbors(Relation index, int m, ItemPointer tid, int level,
  * Choose a new neighbour list of the element at tid on level from its
  * current live neighbours plus the extra candidates, and write it.  The
  * caller holds the update lock, so the list cannot change in between.
+ * Returns whether the new list contains extra[0].
  */
-void
+bool
 HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
 					 HnswCandidate *extra, int nextra)
 {
@@ -215,13 +216,19 @@ HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
 	qsort(candidates, ncandidates, sizeof(HnswCandidate), HnswCompareCandidates);
 	nselected = HnswSelectNeighbors(ctx, base, candidates, ncandidates, lm, selected);
 	WriteNeighbors(ctx->index, ctx->m, tid, level, selected, nselected);
+
+	for (int i = 0; i < nselected && nextra > 0; i++)
+		if (ItemPointerEquals(&selected[i].tid, &extra[0].tid))
+			return true;
+	return false;
 }
 
 /*
  * Add a link from the element at tid on level to new_tid: into a free
- * slot when there is one, otherwise by choosing its list again.
+ * slot when there is one, otherwise by choosing its list again.  Returns
+ * whether the link was kept.
  */
-static void
+static bool
 AddBackLink(HnswContext *ctx, ItemPointer tid, int level, ItemPointer new_tid)
 {
 	int			lm = HnswLayerM(ctx->m, level);
@@ -237,18 +244,18 @@ AddBackLink(HnswContext *ctx, ItemPointer tid, int level, ItemPointer new_tid)
 			list[i].tid = current[i];
 		list[ncurrent].tid = *new_tid;
 		WriteNeighbors(ctx->index, ctx->m, tid, level, list, ncurrent + 1);
-		return;
+		return true;
 	}
 
 	extra.tid = *new_tid;
-	HnswRebuildNeighbors(ctx, tid, level, &extra, 1);
+	return HnswRebuildNeighbors(ctx, tid, level, &extra, 1);
 }
 
 /*
  * Make the element at tid link to target on level 0, replacing its farthest
- * neighbour when its list is full.  VACUUM uses this for an element that
- * lost every incoming link, which the selection heuristic alone cannot
- * guarantee.
+ * neighbour when its list is full.  Inserts and VACUUM use this for an
+ * element without any incoming link, which the selection heuristic alone
+ * cannot prevent.
  */
 void
 HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target)
@@ -392,10 +399,20 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 
 	PlaceElement(&ctx, etup, size, level > ctx.meta.entry_level, &new_tid);
 
-	/* Link the neighbours back to the new element. */
+	/*
+	 * Link the neighbours back to the new element.  If the selection
+	 * heuristic dropped every level-0 back link, the element would be
+	 * unreachable, so its nearest neighbour links to it regardless.
+	 */
 	for (int l = 0; l <= top; l++)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < nselected[l]; i++)
-			AddBackLink(&ctx, &selected[l][i].tid, l, &new_tid);
+			linked |= AddBackLink(&ctx, &selected[l][i].tid, l, &new_tid);
+		if (l == 0 && !linked && nselected[0] > 0)
+			HnswForceLink(&ctx, &selected[0][0].tid, &new_tid);
+	}
 
 	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	MemoryContextSwitchTo(old);

@@ -108,8 +108,10 @@ with Cluster("hnsw-crash").init() as node:
     conn.close()
 
     # Kill during CREATE INDEX: the index must not exist afterwards.
+    # m = 48 and ef_construction = 1000 make the graph phase last seconds.
     run_and_kill(node, ["CREATE INDEX items_cos ON items USING hnsw (embedding vector_cosine_ops) "
-                        "WITH (ef_construction = 400)"], 0.2, phase="building graph in memory")
+                        "WITH (m = 48, ef_construction = 1000)"], 0.05,
+                 phase="building graph in memory")
     rows = node.execute("SELECT count(*) FROM pg_class WHERE relname = 'items_cos'")
     assert rows[0][0] == 0, "a killed build left its index behind"
     node.execute("CREATE INDEX items_cos ON items USING hnsw (embedding vector_cosine_ops)")
