@@ -1,10 +1,10 @@
 """A backend's memory stays flat over thousands of image_embed calls.
 
 Uses a small generated model so the loop is fast.  Measures the backend's
-resident set size (VmRSS) after a warm-up and again after 2,000 more calls
+resident set size (VmRSS) after a warm-up and again after 10,000 more calls
 that mix single images, arrays and rejected images.  The growth must stay
 under 8 MB, an estimate of allocator noise: leaking one 64x64 input tensor
-(48 KB) per call would add about 100 MB.
+(48 KB) per call would add about 480 MB.
 """
 
 import atexit
@@ -18,7 +18,7 @@ import psycopg2
 from embed_support import encode, setup_extension, write_tiny_model
 from pgcluster import Cluster
 
-CALLS = 2000
+CALLS = 10000
 model_dir = tempfile.mkdtemp(prefix="sim-embed-memory-")
 atexit.register(shutil.rmtree, model_dir, True)
 os.chmod(model_dir, 0o755)
@@ -67,7 +67,7 @@ with Cluster("embed-memory").init() as node:
     run_calls(cur, CALLS)
     after = rss_kb(pid)
     growth_mb = (after - before) / 1024
-    print(f"backend RSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB "
+    print(f"RESULT: backend RSS {before / 1024:.1f} MB -> {after / 1024:.1f} MB "
           f"after {CALLS} calls (+{growth_mb:.2f} MB)")
     assert growth_mb < 8, growth_mb
     conn.close()

@@ -221,7 +221,8 @@ ImageHeader read_image_header(const uint8_t *data, std::size_t size) {
 cv::Mat decode_image_rgb(const uint8_t *data, std::size_t size, int64_t max_pixels) {
     ImageHeader header = read_image_header(data, size);
     auto check_pixels = [&](int64_t width, int64_t height) {
-        if (max_pixels > 0 && width * height > max_pixels)
+        // Divide instead of multiplying: two 32-bit header sizes overflow int64.
+        if (max_pixels > 0 && width > max_pixels / height)
             throw Error(SIM_ERR_PROGRAM_LIMIT,
                         "image of " + std::to_string(width) + "x" + std::to_string(height) +
                             " pixels exceeds the limit of " + std::to_string(max_pixels) +

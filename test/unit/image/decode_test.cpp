@@ -186,6 +186,12 @@ TEST(DecodeTest, HugeJpegHeaderRejectedBeforeDecoding) {
     EXPECT_EQ(decode_error(bytes), SIM_ERR_PROGRAM_LIMIT);
 }
 
+TEST(DecodeTest, MaximalPngHeaderSizeRejected) {
+    // 0xFFFFFFFF x 0xFFFFFFFF overflowed the pixel-count product once.
+    std::vector<uint8_t> bytes = png_header(0xFFFFFFFFu, 0xFFFFFFFFu);
+    EXPECT_EQ(decode_error(bytes), SIM_ERR_PROGRAM_LIMIT);
+}
+
 TEST(DecodeTest, PixelLimitIsInclusive) {
     std::vector<uint8_t> bytes = encode(sample_bgr(10, 10), ".png");
     EXPECT_EQ(decode_error(bytes, 100), SIM_OK);
