@@ -18,6 +18,11 @@
 // dimensions, so an estimated 40 s at 4096 (the cost grows as d^3), while
 // dsyevr took 3.3 s for the top 256 of 4096 (docs/benchmarks.md, "PCA").
 //
+// dsyevr cannot be interrupted, and at 4096 dimensions it runs for seconds,
+// so it runs on a worker thread that owns a copy of the matrix, while the
+// calling thread polls the interrupt flag.  A cancel returns at once and
+// leaves the worker to finish and free its own memory.
+//
 // NOTE: OpenBLAS (0.3.21, pthreads build) starts its worker threads when
 // the library is loaded, and they do not block signals, so the kernel may
 // run a backend's signal handler on one of them.  PostgreSQL's handlers set
@@ -25,9 +30,16 @@
 // thread has not been checked.
 #include "similarity/core_only.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <Eigen/Dense>
@@ -148,6 +160,77 @@ void top_eigenpairs(double *a, int n, int k, Eigen::VectorXd &values,
     values = Eigen::Map<Eigen::VectorXd>(w.data(), k);
 }
 
+// State shared by an eigensolver worker and the thread waiting for it.  The
+// worker holds a reference, so the state outlives a caller that gave up.
+struct EigenJob {
+    std::vector<double> matrix;
+    int n = 0;
+    int k = 0;
+    Eigen::VectorXd values;
+    Eigen::MatrixXd vectors;
+    std::exception_ptr failure;
+    bool done = false;
+    std::mutex mutex;
+    std::condition_variable finished;
+};
+
+// Serialises eigensolver workers, so a worker left running by a cancelled
+// fit never runs alongside the next one.
+std::mutex eigensolver_mutex;
+
+void run_eigen_job(const std::shared_ptr<EigenJob> &job) {
+    std::lock_guard<std::mutex> serial(eigensolver_mutex);
+    try {
+        top_eigenpairs(job->matrix.data(), job->n, job->k, job->values, job->vectors);
+    } catch (...) {
+        job->failure = std::current_exception();
+    }
+    std::lock_guard<std::mutex> lock(job->mutex);
+    job->done = true;
+    job->finished.notify_all();
+}
+
+// Run top_eigenpairs on a worker thread and wait for it, returning
+// SIM_ERR_CANCELED within about 20 ms of *interrupt being set.
+void top_eigenpairs_interruptible(const double *a, int n, int k, Eigen::VectorXd &values,
+                                  Eigen::MatrixXd &vectors, SimInterruptFlag interrupt) {
+    auto job = std::make_shared<EigenJob>();
+    job->matrix.assign(a, a + static_cast<size_t>(n) * n);
+    job->n = n;
+    job->k = k;
+
+    // The worker inherits a mask that blocks every signal, so the backend's
+    // handlers only ever run on the backend's own thread.
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    std::thread worker;
+    try {
+        worker = std::thread(run_eigen_job, job);
+    } catch (...) {
+        pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+        throw;
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+
+    std::unique_lock<std::mutex> lock(job->mutex);
+    while (!job->done) {
+        if (interrupt != nullptr && *interrupt) {
+            lock.unlock();
+            worker.detach();
+            throw Error(SIM_ERR_CANCELED, "canceling pca_fit");
+        }
+        job->finished.wait_for(lock, std::chrono::milliseconds(20));
+    }
+    lock.unlock();
+    worker.join();
+
+    if (job->failure)
+        std::rethrow_exception(job->failure);
+    values = std::move(job->values);
+    vectors = std::move(job->vectors);
+}
+
 [[noreturn]] void throw_not_finite() {
     throw Error(SIM_ERR_DATA, "pca_fit produced non-finite results",
                 "The input values are too large for double precision arithmetic.");
@@ -173,7 +256,7 @@ void compute(SimPcaAccumulator *acc, SimPcaModelView *model, SimInterruptFlag in
 
     Eigen::VectorXd values;
     Eigen::MatrixXd vectors;
-    top_eigenpairs(acc->scatter, d, k, values, vectors);
+    top_eigenpairs_interruptible(acc->scatter, d, k, values, vectors, interrupt);
 
     std::copy(acc->mean, acc->mean + d, model->mean);
     model->total_variance = total;
