@@ -14,11 +14,11 @@ CREATE FUNCTION image_embed(images bytea[], model text) RETURNS vector[]
 	LANGUAGE C STABLE STRICT PARALLEL RESTRICTED COST 1000000;
 
 CREATE FUNCTION vgg_embed(image bytea) RETURNS vector
-	AS $$ SELECT image_embed($1, 'vgg16') $$
+	AS $$ SELECT @extschema@.image_embed($1, 'vgg16') $$
 	LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED;
 
 CREATE FUNCTION vgg_embed(images bytea[]) RETURNS vector[]
-	AS $$ SELECT image_embed($1, 'vgg16') $$
+	AS $$ SELECT @extschema@.image_embed($1, 'vgg16') $$
 	LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED;
 
 -- Manifest, file, weights, device, precision and a version string (sha256 of
