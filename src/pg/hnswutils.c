@@ -686,7 +686,10 @@ HnswGreedyDescend(HnswContext *ctx, const float *query, HnswCandidate entry, int
  * Choose up to max_neighbors of the candidates (sorted closest first by
  * distance to base) with the paper's heuristic: keep a candidate only if it
  * is closer to base than to every neighbour already kept, which spreads
- * links in different directions.  Returns the number kept.
+ * links in different directions.  Free places are then filled with the
+ * closest rejected candidates (the heuristic's "keep pruned connections"
+ * option, which pgvector 0.8 also uses), so lists stay full.  Returns the
+ * number kept.
  */
 int
 HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidates,
@@ -694,6 +697,8 @@ HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidat
 {
 	int			nselected = 0;
 	float	  **kept = palloc(sizeof(float *) * max_neighbors);
+	int		   *pruned = palloc(sizeof(int) * Max(ncandidates, 1));
+	int			npruned = 0;
 
 	for (int i = 0; i < ncandidates && nselected < max_neighbors; i++)
 	{
@@ -714,7 +719,12 @@ HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidat
 			kept[nselected] = vector;
 			selected[nselected++] = candidates[i];
 		}
+		else
+			pruned[npruned++] = i;
 	}
+	for (int i = 0; i < npruned && nselected < max_neighbors; i++)
+		selected[nselected++] = candidates[pruned[i]];
+	pfree(pruned);
 	pfree(kept);
 	return nselected;
 }
