@@ -373,6 +373,49 @@ ChainDistance(HnswContext *ctx, BlockNumber first, const float *query, int count
 }
 
 /*
+ * Buffers that recently held element pages, so a repeated read can pin the
+ * buffer with ReadRecentBuffer and skip the buffer mapping table lookup.
+ * The table is per backend, direct-mapped by block number, shared by all
+ * indexes and kept across searches.  A stale entry is harmless because
+ * ReadRecentBuffer checks the buffer's tag (relation file and block) and
+ * fails if the buffer now holds another page.  Temporary indexes bypass the
+ * table: their local buffers' tags can repeat a shared relation's file.
+ */
+#define RECENT_BUFFER_SLOTS 65536
+
+typedef struct RecentBufferSlot
+{
+	BlockNumber blkno;
+	Buffer		buffer;
+} RecentBufferSlot;
+
+static RecentBufferSlot *recent_buffers = NULL;
+
+/* Pin the element page blkno of ctx->index, like ReadBuffer. */
+static Buffer
+ReadElementBuffer(HnswContext *ctx, BlockNumber blkno)
+{
+	RecentBufferSlot *slot;
+	Buffer		buf;
+
+	if (RelationUsesLocalBuffers(ctx->index))
+		return ReadBuffer(ctx->index, blkno);
+	if (recent_buffers == NULL)
+		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
+												sizeof(RecentBufferSlot) * RECENT_BUFFER_SLOTS);
+
+	slot = &recent_buffers[blkno % RECENT_BUFFER_SLOTS];
+	if (slot->buffer != InvalidBuffer && slot->blkno == blkno &&
+		ReadRecentBuffer(ctx->index->rd_node, MAIN_FORKNUM, blkno, slot->buffer))
+		return slot->buffer;
+
+	buf = ReadBuffer(ctx->index, blkno);
+	slot->blkno = blkno;
+	slot->buffer = buf;
+	return buf;
+}
+
+/*
  * Compute the distance from query to the element at tid and copy its
  * level, state and heap TIDs into info.
  */
@@ -387,7 +430,7 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
 	BlockNumber vector_page;
 	int			chain;
 
-	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	buf = ReadElementBuffer(ctx, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
@@ -464,7 +507,7 @@ HnswLoadNeighbors(HnswContext *ctx, ItemPointer tid, int level, ItemPointerData 
 	HnswElementTuple etup;
 	int			count = 0;
 
-	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	buf = ReadElementBuffer(ctx, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
