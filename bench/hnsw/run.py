@@ -12,8 +12,9 @@ with the same m, ef_construction, ef_search and maintenance_work_mem:
     client, prepared statement, median of three passes, the two engines
     alternating pass by pass) for each ef_search, and the rate of
     single-row INSERTs into the indexed table (alternating in batches);
-  * hnswlib alone, in memory, on the same vectors and threads, as the upper
-    bound (build/hnsw_memory_bench).
+  * hnswlib alone, in memory, on the same vectors and threads, as the
+    reference for speed (build/hnsw_memory_bench).  Its graph lacks the
+    level-0 fill that CREATE INDEX adds, so its recall is lower.
 
 Where pgvector cannot index the dimensions (more than 2,000) its exact scan
 is measured instead.  Run as root or as a user that can run initdb; the

@@ -6,7 +6,9 @@
 // kernels, and the glue then copies the graph out, element by element, to
 // write index pages.  No PostgreSQL call happens here: the glue's main
 // thread waits in slices (sim_hnsw_build_wait) and handles interrupts and
-// progress reporting between them.
+// progress reporting between them.  After the inserts, the same workers
+// fill each level-0 list up to its 2m slots (see fill_level0), because
+// hnswlib selects only m neighbours for a new element at level 0.
 #include "similarity/core_only.hpp"
 
 #include <hnswlib/hnswlib.h>
@@ -103,9 +105,109 @@ struct SimHnswBuild {
     bool failed = false;
     SimError failure;
 
+    // Level-0 fill pass.  After the inserts, each worker computes extra
+    // links for a share of the elements into fill_lists, reading the graph
+    // only.  The main thread copies them into the graph once every worker
+    // has finished.
+    std::atomic<size_t> next_fill{0};
+    int inserters_left = 0;  // guarded by mutex
+    std::condition_variable inserts_done;
+    std::vector<hnswlib::tableint> fill_lists;  // 2m slots per internal id
+    std::vector<uint16_t> fill_counts;          // extra links per internal id
+
     void insert(size_t label) {
         graph->addPoint(vectors + label * dims, label);
         inserted.fetch_add(1, std::memory_order_relaxed);
+    }
+
+    // Compute links that fill the level-0 list of internal id `id` up to 2m
+    // from the ef_construction closest neighbours of its neighbours: first
+    // those the HNSW neighbour selection heuristic accepts, then the closest
+    // rejected ones.  Existing links are all kept and count as already
+    // selected, so every link that keeps an element reachable survives.
+    // `candidates` and `pruned` are the calling thread's scratch space.
+    void fill_level0(hnswlib::tableint id,
+                     std::vector<std::pair<float, hnswlib::tableint>> &candidates,
+                     std::vector<hnswlib::tableint> &pruned) {
+        const auto &g = *graph;
+        size_t capacity = g.maxM0_;
+        hnswlib::linklistsizeint *list = g.get_linklist0(id);
+        size_t existing = g.getListCount(list);
+        if (existing == 0 || existing >= capacity)
+            return;
+        const hnswlib::tableint *links = reinterpret_cast<const hnswlib::tableint *>(list + 1);
+        const char *base = g.getDataByInternalId(id);
+
+        // hnswlib's pooled visited marks, one list per thread at a time.
+        hnswlib::VisitedList *visited = g.visited_list_pool_->getFreeVisitedList();
+        hnswlib::vl_type *seen = visited->mass;
+        hnswlib::vl_type epoch = visited->curV;
+        seen[id] = epoch;
+        for (size_t i = 0; i < existing; i++)
+            seen[links[i]] = epoch;
+
+        candidates.clear();
+        for (size_t i = 0; i < existing; i++) {
+            hnswlib::linklistsizeint *other = g.get_linklist0(links[i]);
+            size_t other_count = g.getListCount(other);
+            const hnswlib::tableint *other_links =
+                reinterpret_cast<const hnswlib::tableint *>(other + 1);
+            for (size_t j = 0; j < other_count; j++) {
+                hnswlib::tableint candidate = other_links[j];
+                if (seen[candidate] == epoch)
+                    continue;
+                seen[candidate] = epoch;
+                float distance =
+                    g.fstdistfunc_(base, g.getDataByInternalId(candidate), g.dist_func_param_);
+                candidates.emplace_back(distance, candidate);
+            }
+        }
+        g.visited_list_pool_->releaseVisitedList(visited);
+
+        // Like an insert, consider only the ef_construction closest.
+        size_t considered = std::min(candidates.size(), g.ef_construction_);
+        std::partial_sort(candidates.begin(), candidates.begin() + considered, candidates.end());
+
+        hnswlib::tableint *out = fill_lists.data() + id * capacity;
+        pruned.clear();
+        size_t added = 0;
+        for (size_t i = 0; i < considered && existing + added < capacity; i++) {
+            const char *vector = g.getDataByInternalId(candidates[i].second);
+            bool diverse = true;
+            for (size_t j = 0; j < existing + added && diverse; j++) {
+                hnswlib::tableint kept = j < existing ? links[j] : out[j - existing];
+                if (g.fstdistfunc_(vector, g.getDataByInternalId(kept), g.dist_func_param_) <
+                    candidates[i].first)
+                    diverse = false;
+            }
+            if (diverse)
+                out[added++] = candidates[i].second;
+            else
+                pruned.push_back(candidates[i].second);
+        }
+
+        // Keep pruned connections, the variant of the heuristic that
+        // pgvector 0.8 also uses, so lists are full wherever the
+        // neighbourhood has enough candidates.
+        for (size_t i = 0; i < pruned.size() && existing + added < capacity; i++)
+            out[added++] = pruned[i];
+        fill_counts[id] = static_cast<uint16_t>(added);
+    }
+
+    // Copy the links computed by the fill pass into the graph.
+    void apply_fill() {
+        auto &g = *graph;
+        size_t capacity = g.maxM0_;
+        for (size_t id = 0; id < fill_counts.size(); id++) {
+            size_t added = fill_counts[id];
+            if (added == 0)
+                continue;
+            hnswlib::linklistsizeint *list = g.get_linklist0(static_cast<hnswlib::tableint>(id));
+            size_t existing = g.getListCount(list);
+            hnswlib::tableint *links = reinterpret_cast<hnswlib::tableint *>(list + 1);
+            std::copy_n(fill_lists.data() + id * capacity, added, links + existing);
+            g.setListCount(list, static_cast<unsigned short>(existing + added));
+        }
     }
 
     void work() noexcept {
@@ -117,6 +219,24 @@ struct SimHnswBuild {
                 if (label >= count)
                     break;
                 insert(label);
+            }
+
+            // Every insert must be finished before the fill pass reads lists.
+            {
+                std::unique_lock<std::mutex> lock(mutex);
+                if (--inserters_left == 0)
+                    inserts_done.notify_all();
+                while (inserters_left > 0 && !stop.load())
+                    inserts_done.wait_for(lock, std::chrono::milliseconds(20));
+            }
+
+            std::vector<std::pair<float, hnswlib::tableint>> candidates;
+            std::vector<hnswlib::tableint> pruned;
+            while (!stop.load(std::memory_order_relaxed)) {
+                size_t id = next_fill.fetch_add(1);
+                if (id >= count)
+                    break;
+                fill_level0(static_cast<hnswlib::tableint>(id), candidates, pruned);
             }
         });
 
@@ -154,12 +274,14 @@ void start_workers(SimHnswBuild *build, int threads) {
             {
                 std::lock_guard<std::mutex> lock(build->mutex);
                 build->running++;
+                build->inserters_left++;
             }
             try {
                 build->workers.emplace_back([build] { build->work(); });
             } catch (...) {
                 std::lock_guard<std::mutex> lock(build->mutex);
                 build->running--;
+                build->inserters_left--;
                 throw;
             }
         }
@@ -191,10 +313,12 @@ size_t sim_hnsw_build_memory(size_t n, int dims, int m) {
     // 2m ids plus a count, a lock, a level and a pointer to its upper lists;
     // about 1/(m - 1) of the elements have upper lists of m ids each.  The
     // 64 bytes cover the label lookup table's node and allocator overhead.
+    // The level-0 fill pass adds 2m ids and a count per element.
     size_t level0 = sizeof(float) * dims + sizeof(size_t) + (2 * m + 1) * sizeof(uint32_t);
+    size_t fill = 2 * m * sizeof(uint32_t) + sizeof(uint16_t);
     size_t upper = (m + 1) * sizeof(uint32_t) / std::max(1, m - 1) + 1;
     size_t overhead = sizeof(std::mutex) + sizeof(int) + sizeof(void *) + 64;
-    return n * (level0 + upper + overhead);
+    return n * (level0 + upper + overhead + fill);
 }
 
 bool sim_hnsw_build_start(const float *vectors, size_t n, int dims, SimHnswDistance distance,
@@ -211,6 +335,8 @@ bool sim_hnsw_build_start(const float *vectors, size_t n, int dims, SimHnswDista
         build->count = n;
         build->dims = dims;
         build->space = std::make_unique<KernelSpace>(dims, distance);
+        build->fill_lists.resize(n * 2 * static_cast<size_t>(m));
+        build->fill_counts.assign(n, 0);
         build->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
             build->space.get(), n, static_cast<size_t>(m),
             static_cast<size_t>(ef_construction));
@@ -261,6 +387,7 @@ bool sim_hnsw_build_wait(SimHnswBuild *build, SimInterruptFlag interrupt, int ti
             return;
 
         build->join();
+        build->apply_fill();
         build->internal_ids.assign(build->count, 0);
         for (const auto &entry : build->graph->label_lookup_)
             build->internal_ids[entry.first] = entry.second;

@@ -373,6 +373,49 @@ ChainDistance(HnswContext *ctx, BlockNumber first, const float *query, int count
 }
 
 /*
+ * Buffers that recently held element pages, so a repeated read can pin the
+ * buffer with ReadRecentBuffer and skip the buffer mapping table lookup.
+ * The table is per backend, direct-mapped by block number, shared by all
+ * indexes and kept across searches.  A stale entry is harmless because
+ * ReadRecentBuffer checks the buffer's tag (relation file and block) and
+ * fails if the buffer now holds another page.  Temporary indexes bypass the
+ * table: their local buffers' tags can repeat a shared relation's file.
+ */
+#define RECENT_BUFFER_SLOTS 65536
+
+typedef struct RecentBufferSlot
+{
+	BlockNumber blkno;
+	Buffer		buffer;
+} RecentBufferSlot;
+
+static RecentBufferSlot *recent_buffers = NULL;
+
+/* Pin the element page blkno of ctx->index, like ReadBuffer. */
+static Buffer
+ReadElementBuffer(HnswContext *ctx, BlockNumber blkno)
+{
+	RecentBufferSlot *slot;
+	Buffer		buf;
+
+	if (RelationUsesLocalBuffers(ctx->index))
+		return ReadBuffer(ctx->index, blkno);
+	if (recent_buffers == NULL)
+		recent_buffers = MemoryContextAllocZero(TopMemoryContext,
+												sizeof(RecentBufferSlot) * RECENT_BUFFER_SLOTS);
+
+	slot = &recent_buffers[blkno % RECENT_BUFFER_SLOTS];
+	if (slot->buffer != InvalidBuffer && slot->blkno == blkno &&
+		ReadRecentBuffer(ctx->index->rd_node, MAIN_FORKNUM, blkno, slot->buffer))
+		return slot->buffer;
+
+	buf = ReadBuffer(ctx->index, blkno);
+	slot->blkno = blkno;
+	slot->buffer = buf;
+	return buf;
+}
+
+/*
  * Compute the distance from query to the element at tid and copy its
  * level, state and heap TIDs into info.
  */
@@ -387,7 +430,7 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
 	BlockNumber vector_page;
 	int			chain;
 
-	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	buf = ReadElementBuffer(ctx, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
@@ -464,7 +507,7 @@ HnswLoadNeighbors(HnswContext *ctx, ItemPointer tid, int level, ItemPointerData 
 	HnswElementTuple etup;
 	int			count = 0;
 
-	buf = ReadBuffer(ctx->index, ItemPointerGetBlockNumber(tid));
+	buf = ReadElementBuffer(ctx, ItemPointerGetBlockNumber(tid));
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
@@ -686,7 +729,10 @@ HnswGreedyDescend(HnswContext *ctx, const float *query, HnswCandidate entry, int
  * Choose up to max_neighbors of the candidates (sorted closest first by
  * distance to base) with the paper's heuristic: keep a candidate only if it
  * is closer to base than to every neighbour already kept, which spreads
- * links in different directions.  Returns the number kept.
+ * links in different directions.  Free places are then filled with the
+ * closest rejected candidates (the heuristic's "keep pruned connections"
+ * option, which pgvector 0.8 also uses), so lists stay full.  Returns the
+ * number kept.
  */
 int
 HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidates,
@@ -694,6 +740,8 @@ HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidat
 {
 	int			nselected = 0;
 	float	  **kept = palloc(sizeof(float *) * max_neighbors);
+	int		   *pruned = palloc(sizeof(int) * Max(ncandidates, 1));
+	int			npruned = 0;
 
 	for (int i = 0; i < ncandidates && nselected < max_neighbors; i++)
 	{
@@ -714,7 +762,12 @@ HnswSelectNeighbors(HnswContext *ctx, const float *base, HnswCandidate *candidat
 			kept[nselected] = vector;
 			selected[nselected++] = candidates[i];
 		}
+		else
+			pruned[npruned++] = i;
 	}
+	for (int i = 0; i < npruned && nselected < max_neighbors; i++)
+		selected[nselected++] = candidates[pruned[i]];
+	pfree(pruned);
 	pfree(kept);
 	return nselected;
 }

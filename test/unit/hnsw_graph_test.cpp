@@ -74,9 +74,34 @@ TEST(HnswGraph, BuildsValidLists) {
                 ASSERT_LT(neighbors[i], count);
                 ASSERT_NE(neighbors[i], label);
                 ASSERT_GE(sim_hnsw_graph_level(build, neighbors[i]), l);
+                for (int j = 0; j < i; j++)
+                    ASSERT_NE(neighbors[i], neighbors[j]) << "label " << label << " level " << l;
             }
         }
     }
+    sim_hnsw_build_free(build);
+}
+
+// hnswlib alone leaves most level-0 lists short of 2m; the fill pass after
+// the inserts should fill nearly all of them to 2m.
+TEST(HnswGraph, FillsLevelZeroLists) {
+    const size_t count = 3000;
+    const int dims = 16, m = 8;
+    std::vector<float> vectors = random_vectors(count, dims, 4);
+    SimError error;
+    sim_error_init(&error);
+    SimHnswBuild *build = nullptr;
+    ASSERT_TRUE(sim_hnsw_build_start(vectors.data(), count, dims, SIM_HNSW_L2_SQUARED, m, 32, 4,
+                                     2, &build, &error))
+        << error.message;
+    ASSERT_EQ(wait_for(build, nullptr), SIM_OK);
+
+    std::vector<uint32_t> neighbors(2 * m);
+    size_t full = 0;
+    for (size_t label = 0; label < count; label++)
+        if (sim_hnsw_graph_neighbors(build, label, 0, neighbors.data(), 2 * m) == 2 * m)
+            full++;
+    EXPECT_GE(full, count * 95 / 100);
     sim_hnsw_build_free(build);
 }
 
