@@ -5,8 +5,8 @@
  * Every function declared in this header or in the other *_capi.h headers
  * is implemented in C++ and catches every exception before it returns, so
  * no exception can unwind into a PostgreSQL frame.  A function reports
- * failure by returning false and filling the SimError passed by the caller;
- * the glue turns that into ereport(ERROR) after the call has returned, when
+ * failure by returning false and filling the SimError passed by the caller.
+ * The glue turns that into ereport(ERROR) after the call has returned, when
  * no C++ object is alive on the stack.
  */
 #ifndef SIMILARITY_CAPI_H
@@ -60,7 +60,7 @@ sim_error_init(SimError *error)
 
 /*
  * A flag the core polls during long computations.  The glue points it at
- * PostgreSQL's InterruptPending, which signal handlers set; the core only
+ * PostgreSQL's InterruptPending, which signal handlers set.  The core only
  * reads it and returns SIM_ERR_CANCELED, so the glue can then run
  * CHECK_FOR_INTERRUPTS and raise the standard cancel error.
  */

@@ -1,8 +1,8 @@
 """Throwaway PostgreSQL clusters for the integration tests.
 
 Each Cluster lives in its own temporary directory, listens only on a Unix
-socket in that directory and on 127.0.0.1 at a free port, and is removed on
-stop().  The binaries come from SIM_PG_BINDIR, which test/run points at a
+socket in that directory and on 127.0.0.1 at a free port, and is removed by
+destroy().  The binaries come from SIM_PG_BINDIR, which test/run points at a
 private installation that contains the freshly built extension.
 """
 
