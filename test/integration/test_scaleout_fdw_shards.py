@@ -1,6 +1,6 @@
 """Sharding with postgres_fdw and hash partitioning returns single-node results.
 
-A coordinator holds a products table hash-partitioned into two foreign
+A coordinator has a products table hash-partitioned into two foreign
 tables, each on its own local cluster.  The similarity extension is
 installed on every node and listed in the foreign servers' `extensions`
 option, so postgres_fdw ships `<=>` and the ORDER BY to the shards.  The
@@ -55,8 +55,8 @@ try:
     coordinator.execute(f"CREATE TABLE products (id int, category text, embedding vector({DIMS})) "
                         "PARTITION BY HASH (id)")
     # PostgreSQL 15 cannot push the LIMIT through the Merge Append into the
-    # shards, so each shard streams rows in distance order; a fetch_size near
-    # k keeps that to one small batch per shard instead of 100 rows each.
+    # shards, so each shard streams rows in distance order.  A fetch_size
+    # near k keeps that to one small batch per shard instead of 100 rows each.
     for i, shard in enumerate(shards):
         coordinator.execute(
             f"CREATE SERVER shard{i} FOREIGN DATA WRAPPER postgres_fdw OPTIONS "
@@ -85,7 +85,8 @@ try:
 
     counts = [shard.execute(f"SELECT count(*) FROM products_p{i}")[0][0]
               for i, shard in enumerate(shards)]
-    assert sum(counts) == ROWS and min(counts) > 0, f"rows per shard: {counts}"
+    assert sum(counts) == ROWS, f"rows per shard: {counts}"
+    assert min(counts) > 0, f"a shard got no rows: {counts}"
 
     # The distance operator and the ordering must run on the shards.
     query = random_vector(rng)
