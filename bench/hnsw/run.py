@@ -68,12 +68,7 @@ def prepare_installation():
     stage = tempfile.mkdtemp(prefix="sim-hnsw-bench-")
     os.chmod(stage, 0o755)
     install = os.path.join(stage, "install")
-    os.makedirs(os.path.join(install, "usr/lib/postgresql"))
-    os.makedirs(os.path.join(install, "usr/share/postgresql"))
-    shutil.copytree("/usr/lib/postgresql/15", os.path.join(install, "usr/lib/postgresql/15"), symlinks=True)
-    shutil.copytree("/usr/share/postgresql/15", os.path.join(install, "usr/share/postgresql/15"), symlinks=True)
-    subprocess.run(["make", "-s", "install", f"DESTDIR={install}"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([os.path.join(ROOT, "scripts", "private-install"), install], check=True)
     # pgvector: copy the built module, control file and install script.
     libdir = os.path.join(install, "usr/lib/postgresql/15/lib")
     extdir = os.path.join(install, "usr/share/postgresql/15/extension")
