@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Write a manifest (<name>.json) for an existing TorchScript image model.
 
-The manifest tells image_embed how to preprocess images for the model and
+The manifest describes how image_embed preprocesses images for the model and
 what it returns.  By default the script loads the model and runs it on one
 zero image to check that the method exists and returns output_dim values per
 image; --no-check skips that.

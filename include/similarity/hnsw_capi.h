@@ -55,7 +55,7 @@ bool		sim_hnsw_build_start(const float *vectors, size_t n, int dims,
 								 SimError *error);
 
 /*
- * Wait up to timeout_ms for the build to finish.  *done tells whether it
+ * Wait up to timeout_ms for the build to finish.  *done reports whether it
  * has and *inserted how many elements are in the graph.  When *interrupt
  * is set, stops the workers and fails with SIM_ERR_CANCELED; when a worker
  * failed, fails with its error.

@@ -1,4 +1,4 @@
-"""A throwaway cluster loads the extension and answers a nearest-neighbour query."""
+"""A throwaway cluster loads the extension and returns the nearest neighbours of a query."""
 
 from pgcluster import Cluster
 

@@ -56,7 +56,7 @@ struct ImageBytes {
     int position = 0;  // 1-based array element number for messages; 0 for none
 };
 
-// What a lookup in the cache found or loaded.
+// Result of a model cache lookup.
 struct ModelHandle {
     std::shared_ptr<LoadedModel> model;
     bool loaded_now = false;  // true when this lookup read the files
