@@ -97,6 +97,31 @@ bool		sim_pca_project(const float *components, const float *mean,
 							const float *const *inputs, float *const *outputs,
 							int count, float *scratch, SimError *error);
 
+/*
+ * Prepare the bias that sim_pca_project_strided can subtract: components
+ * times the double-precision mean, summed in double precision and rounded
+ * to n_components floats.  Returns whether the bias form is accurate for
+ * this model: true unless the squared norm of the mean exceeds 16 times the
+ * total variance, where the rounding error of the uncentred product would
+ * be more than about 4 times that of the centred one.
+ */
+bool		sim_pca_prepare_bias(const SimPcaModelView *model, float *bias_out);
+
+/*
+ * Project count vectors that lie at a fixed stride: input j is the dims
+ * floats at inputs + j * input_stride, and output j the n_components floats
+ * at outputs + j * output_stride (strides in floats).  With a bias from
+ * sim_pca_prepare_bias, computes components · x - bias as one matrix
+ * product, which skips a pass over the input.  With bias NULL, centres the
+ * vectors on mean (dims floats) first, as sim_pca_project does.  Either way
+ * the results equal sim_pca_project's up to single-precision rounding.
+ */
+bool		sim_pca_project_strided(const float *components, const float *mean,
+									const float *bias, int dims, int n_components,
+									const float *inputs, size_t input_stride,
+									float *outputs, size_t output_stride,
+									int count, SimError *error);
+
 /* Upper bound on the length of the text form, including the terminator. */
 size_t		sim_pca_text_size(int dims, int n_components);
 
