@@ -76,7 +76,11 @@ bool		sim_pca_merge(SimPcaAccumulator *into, const SimPcaAccumulator *from,
  * model's pointers must have room for its dims and n_components; dims,
  * n_components and rows must be set by the caller and match acc.
  * Overwrites acc->scatter.  Fails with SIM_ERR_DATA when the result is
- * not finite, with SIM_ERR_CANCELED when *interrupt becomes non-zero.
+ * not finite, with SIM_ERR_CANCELED when *interrupt becomes non-zero.  The
+ * eigensolver keeps running after a SIM_ERR_CANCELED return, and a later
+ * call with the same statistics waits for that run instead of starting
+ * another, so the caller can serve an interrupt that is not a cancel and
+ * call again.
  */
 bool		sim_pca_compute(SimPcaAccumulator *acc, SimPcaModelView *model,
 							SimInterruptFlag interrupt, SimError *error);
@@ -101,9 +105,9 @@ bool		sim_pca_project(const float *components, const float *mean,
  * Prepare the bias that sim_pca_project_strided can subtract: components
  * times the double-precision mean, summed in double precision and rounded
  * to n_components floats.  Returns whether the bias form is accurate for
- * this model: true unless the squared norm of the mean exceeds 16 times the
- * total variance, where the rounding error of the uncentred product would
- * be more than about 4 times that of the centred one.
+ * this model.  It is not when the squared norm of the mean exceeds 16 times
+ * the total variance, because the rounding error of the uncentred product
+ * would then be more than about 4 times that of the centred one.
  */
 bool		sim_pca_prepare_bias(const SimPcaModelView *model, float *bias_out);
 

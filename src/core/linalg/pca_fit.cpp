@@ -21,7 +21,12 @@
 // dsyevr cannot be interrupted, and at 4096 dimensions it runs for seconds,
 // so it runs on a worker thread that owns a copy of the matrix, while the
 // calling thread polls the interrupt flag.  A cancel returns at once and
-// leaves the worker to finish and free its own memory.
+// leaves the worker to finish and free its own memory.  The flag is
+// PostgreSQL's InterruptPending, which is also set by interrupts that are
+// not a cancel (a message from a parallel worker, for example), so the glue
+// calls sim_pca_compute again after serving them.  The abandoned run is
+// kept, and a call with the same matrix waits for it instead of starting
+// over.
 //
 // NOTE: OpenBLAS (0.3.21, pthreads build) starts its worker threads when
 // the library is loaded, and they do not block signals, so the kernel may
@@ -36,6 +41,8 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -190,40 +197,71 @@ void run_eigen_job(const std::shared_ptr<EigenJob> &job) {
     job->finished.notify_all();
 }
 
+// 64-bit FNV-1a hash of the lower triangle of the n x n matrix a, the part
+// that dsyevr reads.
+uint64_t fingerprint(const double *a, int n) {
+    uint64_t hash = 14695981039346656037ull;
+    for (int j = 0; j < n; j++)
+        for (int i = j; i < n; i++) {
+            uint64_t bits;
+            std::memcpy(&bits, a + static_cast<size_t>(j) * n + i, sizeof(bits));
+            hash = (hash ^ bits) * 1099511628211ull;
+        }
+    return hash;
+}
+
+// The run that the last interrupted call left behind, and the fingerprint
+// of its input.  Only the backend's own thread reads or writes these.  The
+// pointer is weak, so a run that is not resumed frees its memory when it
+// ends, and a retry after that starts a new run.
+std::weak_ptr<EigenJob> abandoned_job;
+uint64_t abandoned_fingerprint = 0;
+
 // Run top_eigenpairs on a worker thread and wait for it, returning
-// SIM_ERR_CANCELED within about 20 ms of *interrupt being set.
+// SIM_ERR_CANCELED within about 20 ms of *interrupt being set.  After such a
+// return, a call with the same n, k and matrix (same fingerprint) waits for
+// the run already under way.
+// NOTE: two different matrices with the same 64-bit fingerprint would get
+// the first one's eigenpairs; the chance of that is about 2^-64.
 void top_eigenpairs_interruptible(const double *a, int n, int k, Eigen::VectorXd &values,
                                   Eigen::MatrixXd &vectors, SimInterruptFlag interrupt) {
-    auto job = std::make_shared<EigenJob>();
-    job->matrix.assign(a, a + static_cast<size_t>(n) * n);
-    job->n = n;
-    job->k = k;
+    std::shared_ptr<EigenJob> job = abandoned_job.lock();
+    abandoned_job.reset();
+    // A run for another matrix finishes on its own and frees its memory.
+    if (job && (job->n != n || job->k != k || abandoned_fingerprint != fingerprint(a, n)))
+        job.reset();
 
-    // The worker inherits a mask that blocks every signal, so the backend's
-    // handlers only ever run on the backend's own thread.
-    sigset_t all, previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    std::thread worker;
-    try {
-        worker = std::thread(run_eigen_job, job);
-    } catch (...) {
+    if (!job) {
+        job = std::make_shared<EigenJob>();
+        job->matrix.assign(a, a + static_cast<size_t>(n) * n);
+        job->n = n;
+        job->k = k;
+
+        // The worker inherits a mask that blocks every signal, so the
+        // backend's handlers only ever run on the backend's own thread.
+        sigset_t all, previous;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &previous);
+        try {
+            std::thread(run_eigen_job, job).detach();
+        } catch (...) {
+            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+            throw;
+        }
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-        throw;
     }
-    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 
     std::unique_lock<std::mutex> lock(job->mutex);
     while (!job->done) {
         if (interrupt != nullptr && *interrupt) {
             lock.unlock();
-            worker.detach();
+            abandoned_fingerprint = fingerprint(a, n);
+            abandoned_job = job;
             throw Error(SIM_ERR_CANCELED, "canceling pca_fit");
         }
         job->finished.wait_for(lock, std::chrono::milliseconds(20));
     }
     lock.unlock();
-    worker.join();
 
     if (job->failure)
         std::rethrow_exception(job->failure);

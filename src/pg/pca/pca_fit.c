@@ -275,6 +275,7 @@ pca_fit_finalfn(PG_FUNCTION_ARGS)
 	PcaModel   *model;
 	SimPcaModelView view;
 	SimError	error;
+	SimInterruptFlag interrupt = (SimInterruptFlag) &InterruptPending;
 
 	GetAggContext(fcinfo, "pca_fit_finalfn");
 
@@ -307,8 +308,24 @@ pca_fit_finalfn(PG_FUNCTION_ARGS)
 
 	state->finalized = true;
 	sim_error_init(&error);
-	if (!sim_pca_compute(&state->acc, &view, (SimInterruptFlag) &InterruptPending, &error))
-		sim_report_error(&error);
+	while (!sim_pca_compute(&state->acc, &view, interrupt, &error))
+	{
+		if (error.kind != SIM_ERR_CANCELED)
+			sim_report_error(&error);
+
+		/*
+		 * InterruptPending is also set by interrupts that are not a cancel,
+		 * such as a message from a parallel worker.  CHECK_FOR_INTERRUPTS
+		 * raises the error of a cancel or termination and serves the rest,
+		 * and then the core resumes the eigensolver run it left.  An
+		 * interrupt that stays pending (held off) would stop every retry, so
+		 * the last retry waits for the result without polling.
+		 */
+		CHECK_FOR_INTERRUPTS();
+		if (InterruptPending)
+			interrupt = NULL;
+		sim_error_init(&error);
+	}
 
 	model->total_variance = view.total_variance;
 	PG_RETURN_POINTER(model);
