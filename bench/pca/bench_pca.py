@@ -4,8 +4,9 @@ pca_fit over ROWS x DIMS synthetic features is compared with numpy's
 covariance plus eigh (float64, the LAPACK that numpy links).  pca_project
 (DIMS -> COMPONENTS) is measured per row in a query and through the array
 form, both end to end with arrays built by array_agg and on one prebuilt
-array, which shows the function's own rate.  Every timing is repeated and the median reported.  Run it through
-bench/pca/run, which installs the extension into a private PostgreSQL.
+array, which shows the function's own rate.  Every timing is repeated and
+the median reported.  Run it through bench/pca/run, which installs the
+extension into a private PostgreSQL.
 
 The numpy peer runs in a child process with OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE removed from its environment, because a forced core type
