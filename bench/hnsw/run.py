@@ -55,7 +55,7 @@ def parse_args():
                         help="max_parallel_maintenance_workers for both builds")
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--build-repeats", type=int, default=3,
-                        help="index builds per engine, alternating; the median counts")
+                        help="index builds per engine (alternating), of which the median is reported")
     parser.add_argument("--output", default=os.path.join(ROOT, "build", "hnsw-bench.json"))
     parser.add_argument("--measure", metavar="INSTALL", help=argparse.SUPPRESS)
     return parser.parse_args()
