@@ -64,6 +64,13 @@ bool		sim_hnsw_build_wait(SimHnswBuild *build, SimInterruptFlag interrupt,
 								int timeout_ms, bool *done, size_t *inserted,
 								SimError *error);
 
+/*
+ * Seconds a finished build spent inserting elements and filling level-0
+ * lists, for diagnostic output.
+ */
+void		sim_hnsw_build_seconds(const SimHnswBuild *build, double *inserts,
+								   double *fill);
+
 /* Stop the workers (if still running), wait for them and free everything. */
 void		sim_hnsw_build_free(SimHnswBuild *build);
 

@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "common/hashfn.h"
@@ -162,6 +163,24 @@ CreateMetaPage(Relation index, const HnswMetaPageData *meta, ForkNumber fork)
 	UnlockReleaseBuffer(buf);
 }
 
+/* Seconds from start to end, for DEBUG1 timings. */
+static double
+SecondsBetween(instr_time start, instr_time end)
+{
+	INSTR_TIME_SUBTRACT(end, start);
+	return INSTR_TIME_GET_DOUBLE(end);
+}
+
+/* Seconds from start to now. */
+static double
+SecondsSince(instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return SecondsBetween(start, now);
+}
+
 /* Reset callback of the build context: stop the core's threads. */
 static void
 StopBuild(void *arg)
@@ -183,6 +202,8 @@ BuildGraphInMemory(HnswBuildState *state)
 	bool		done = false;
 	size_t		inserted = 0;
 	int			threads = max_parallel_maintenance_workers + 1;
+	double		insert_seconds;
+	double		fill_seconds;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_GRAPH);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, state->count);
@@ -206,6 +227,10 @@ BuildGraphInMemory(HnswBuildState *state)
 		}
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, inserted);
 	}
+
+	sim_hnsw_build_seconds(state->build, &insert_seconds, &fill_seconds);
+	elog(DEBUG1, "hnsw build inserted " INT64_FORMAT " elements on %d threads in %.3f s and filled level 0 in %.3f s",
+		 state->count, threads, insert_seconds, fill_seconds);
 }
 
 /*
@@ -317,8 +342,11 @@ WriteGraph(HnswBuildState *state)
 	HnswMetaPage meta;
 	int64		entry_label;
 	int			entry_level;
+	instr_time	start;
+	instr_time	logged;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_WRITE);
+	INSTR_TIME_SET_CURRENT(start);
 	tids = AssignTids(state, &nblocks);
 
 	for (int64 i = 0; i < state->count; i++)
@@ -368,9 +396,12 @@ WriteGraph(HnswBuildState *state)
 		elog(ERROR, "hnsw build wrote %u blocks instead of %u",
 			 RelationGetNumberOfBlocks(index), nblocks);
 
+	INSTR_TIME_SET_CURRENT(logged);
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
 
+	elog(DEBUG1, "hnsw build wrote %u pages in %.3f s and logged them in %.3f s",
+		 nblocks, SecondsBetween(start, logged), SecondsSince(logged));
 	pfree(tids);
 	pfree(labels);
 }
@@ -534,6 +565,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	HnswBuildState state;
 	double		reltuples;
 	Size		per_vector;
+	instr_time	start;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -564,8 +596,10 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	MemoryContextRegisterResetCallback(state.cxt, &state.stop_build);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, HNSW_PHASE_LOAD);
+	INSTR_TIME_SET_CURRENT(start);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   BuildCallback, &state, NULL);
+	elog(DEBUG1, "hnsw build loaded %.0f tuples in %.3f s", reltuples, SecondsSince(start));
 	if (!state.on_disk)
 		FlushGraph(&state);
 

@@ -105,6 +105,53 @@ TEST(HnswGraph, FillsLevelZeroLists) {
     sim_hnsw_build_free(build);
 }
 
+// The build's own kernels (float-only AVX-512 where available) must order
+// vectors as the project's kernels do, also in the masked tail of
+// dimensions that are not a multiple of 16.  So nearly every element's
+// level-0 list should contain its exact nearest neighbour.
+TEST(HnswGraph, ListsHoldNearestNeighbour) {
+    const size_t count = 600;
+    const int m = 8;
+    for (SimHnswDistance distance : {SIM_HNSW_L2_SQUARED, SIM_HNSW_NEGATIVE_INNER_PRODUCT}) {
+        for (int dims : {3, 17, 45, 100}) {
+            std::vector<float> vectors = random_vectors(count, dims, 5);
+            for (size_t i = 0; i < count; i++) {
+                float *v = vectors.data() + i * dims;
+                double norm = std::sqrt(sim_norm_squared(v, dims));
+                for (int d = 0; d < dims; d++)
+                    v[d] = static_cast<float>(v[d] / norm);
+            }
+            SimError error;
+            sim_error_init(&error);
+            SimHnswBuild *build = nullptr;
+            ASSERT_TRUE(sim_hnsw_build_start(vectors.data(), count, dims, distance, m, 64, 4, 2,
+                                             &build, &error))
+                << error.message;
+            ASSERT_EQ(wait_for(build, nullptr), SIM_OK);
+
+            std::vector<uint32_t> neighbors(2 * m);
+            size_t found = 0;
+            for (size_t label = 0; label < count; label++) {
+                const float *base = vectors.data() + label * dims;
+                size_t nearest = label == 0 ? 1 : 0;
+                for (size_t other = 0; other < count; other++) {
+                    if (other == label)
+                        continue;
+                    if (sim_hnsw_distance(distance, base, vectors.data() + other * dims, dims) <
+                        sim_hnsw_distance(distance, base, vectors.data() + nearest * dims, dims))
+                        nearest = other;
+                }
+                int listed = sim_hnsw_graph_neighbors(build, label, 0, neighbors.data(), 2 * m);
+                for (int i = 0; i < listed; i++)
+                    if (neighbors[i] == nearest)
+                        found++;
+            }
+            EXPECT_GE(found, count * 95 / 100) << "distance " << distance << ", dims " << dims;
+            sim_hnsw_build_free(build);
+        }
+    }
+}
+
 TEST(HnswGraph, InterruptCancelsBuild) {
     const size_t count = 20000;
     const int dims = 64;
