@@ -38,6 +38,10 @@ ConvRewriteCount rewrite_conv3x3_winograd(const std::shared_ptr<torch::jit::Grap
 // Counts the convolution nodes of a graph without changing it.
 int count_convolutions(const std::shared_ptr<torch::jit::Graph> &graph);
 
+// Whether oneDNN has Winograd kernels for fp32 convolutions on this CPU
+// (it has them for AVX-512 only).
+bool winograd_available();
+
 // Frees the calling thread's buffers for blocked activations.  The model
 // runner calls it after each forward pass.
 void release_winograd_workspace();

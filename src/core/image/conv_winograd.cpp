@@ -6,10 +6,10 @@
 // core's FMA peak, so the only way to make VGG-like networks much faster is
 // to do fewer multiplications.  Winograd F(4x4, 3x3) needs 36 instead of 144
 // multiplications per 4x4 output tile.  optimize_for_inference never picks
-// it, and neither does oneDNN's convolution_auto at batch sizes below 4,
-// although it is 2 to 3 times faster per layer there too (VGG16's layers at
-// batch 1 on one AVX-512 core, oneDNN 2.6.3: 105 ms in total against 270 ms
-// for the direct kernels).
+// it, and oneDNN's convolution_auto picks it only from batch size 4 up.  Yet
+// it is 2 to 3 times faster per layer at batch 1 too: VGG16's 3x3 layers
+// took 105 ms in total against 270 ms with the direct kernels (oneDNN 2.6.3,
+// one thread of an AMD EPYC Zen 4 core with AVX-512, no AMX).
 //
 // The rewrite turns each matching aten::conv2d of a frozen graph into
 // similarity::conv3x3_winograd, whose second argument is a constant
@@ -170,8 +170,9 @@ private:
     }
 
     // Builds the Winograd primitive for one input shape, or returns null
-    // when oneDNN has no Winograd kernel for it (for example channel counts
-    // that are not multiples of 16, or a CPU without AVX-512).
+    // when oneDNN has no Winograd kernel for it (on a CPU without AVX-512,
+    // for example).  oneDNN 2.6 pads channel counts that are not multiples
+    // of 16 itself.
     std::shared_ptr<Variant> compile(int64_t batch, int64_t height, int64_t width) {
         using tag = dnnl::memory::format_tag;
         const dnnl_dims source_dims{batch, in_channels(), height, width};
@@ -301,8 +302,8 @@ c10::intrusive_ptr<WinogradConv3x3> match_convolution(torch::jit::Node *node, bo
     }
 
     auto context = c10::make_intrusive<WinogradConv3x3>(weight_tensor, bias_tensor, relu);
-    // A small probe shape: oneDNN accepts or rejects Winograd by channel
-    // counts and CPU features, not by image size.
+    // A small probe shape screens out CPUs without the kernels.  Should
+    // oneDNN reject a later image size, that call falls back to at::conv2d.
     if (!context->supports(1, 16, 16))
         return {};
     return context;
@@ -370,6 +371,14 @@ ConvRewriteCount rewrite_conv3x3_winograd(const std::shared_ptr<torch::jit::Grap
     }
     torch::jit::EliminateDeadCode(graph);
     return count;
+}
+
+bool winograd_available() {
+    static const bool available = [] {
+        WinogradConv3x3 probe(torch::zeros({16, 16, 3, 3}), c10::nullopt, false);
+        return probe.supports(1, 16, 16);
+    }();
+    return available;
 }
 
 void release_winograd_workspace() { t_workspace = Workspace(); }
