@@ -99,33 +99,61 @@ public:
         return variant(batch, height, width) != nullptr;
     }
 
-    torch::Tensor run(const torch::Tensor &input) {
-        if (!input.device().is_cpu() || input.dim() != 4 || input.size(1) != in_channels() ||
+    // Makes the operator return its output in oneDNN's blocked layout, for a
+    // consumer that is itself a Winograd convolution.
+    void set_blocked_output(bool blocked) { blocked_output_ = blocked; }
+
+    torch::Tensor run(const torch::Tensor &given) {
+        const torch::Tensor input =
+            given.is_non_overlapping_and_dense() ? given : given.contiguous();
+        const bool blocked_input = is_blocked(input, in_channels());
+        if (!input.device().is_cpu() || (input.dim() != 4 && !blocked_input) ||
+            (!blocked_input && input.size(1) != in_channels()) ||
             (input.scalar_type() != torch::kFloat && input.scalar_type() != torch::kBFloat16) ||
             input.numel() == 0)
             return fallback(input);
-        std::shared_ptr<Variant> compiled = variant(input.size(0), input.size(2), input.size(3));
+        const int64_t batch = input.size(0), height = input.size(2), width = input.size(3);
+        std::shared_ptr<Variant> compiled = variant(batch, height, width);
         if (!compiled)
             return fallback(input);
-
-        // Dense NCHW or channels-last input, described to oneDNN by strides.
-        const auto format = input.suggest_memory_format();
-        torch::Tensor source = input.contiguous(format);
-        const dnnl_type type = source.scalar_type() == torch::kFloat ? dnnl_type::f32
-                                                                    : dnnl_type::bf16;
+        const auto &descriptor = compiled->descriptor;
         dnnl::engine &engine = cpu_engine();
         dnnl::stream stream(engine);
-        dnnl::memory user_source({to_dims(source.sizes()), type, to_dims(source.strides())},
-                                 engine, source.data_ptr());
 
-        const auto &descriptor = compiled->descriptor;
-        dnnl::memory source_memory(
-            descriptor.src_desc(), engine,
-            workspace_buffer(t_workspace.source, descriptor.src_desc().get_size()));
-        dnnl::memory output_memory(
-            descriptor.dst_desc(), engine,
-            workspace_buffer(t_workspace.output, descriptor.dst_desc().get_size()));
-        dnnl::reorder(user_source, source_memory).execute(stream, user_source, source_memory);
+        // The input as oneDNN wants it: a blocked input from the previous
+        // Winograd convolution as it is, anything else reordered.
+        dnnl::memory source_memory;
+        if (blocked_input && blocked_desc(batch, in_channels(), height, width) ==
+                                 descriptor.src_desc()) {
+            source_memory = dnnl::memory(descriptor.src_desc(), engine, input.data_ptr());
+        } else {
+            dnnl::memory user_source = describe(input, blocked_input, in_channels(), engine);
+            source_memory = dnnl::memory(
+                descriptor.src_desc(), engine,
+                workspace_buffer(t_workspace.source, descriptor.src_desc().get_size()));
+            dnnl::reorder(user_source, source_memory).execute(stream, user_source, source_memory);
+        }
+
+        // The output: written in place when the blocked layout the caller
+        // gets is the primitive's own, reordered from a workspace otherwise.
+        torch::Tensor output;
+        if (blocked_output_ && out_channels() % kBlock == 0)
+            output = torch::empty({batch, out_channels() / kBlock, height, width, kBlock},
+                                  torch::kFloat);
+        else
+            output = torch::empty({batch, out_channels(), height, width},
+                                  torch::TensorOptions()
+                                      .dtype(blocked_input ? original_weight_.scalar_type()
+                                                           : input.scalar_type())
+                                      .memory_format(at::MemoryFormat::ChannelsLast));
+        const bool blocked = output.dim() == 5;
+        dnnl::memory user_output = describe(output, blocked, out_channels(), engine);
+        const bool in_place = user_output.get_desc() == descriptor.dst_desc();
+        dnnl::memory output_memory =
+            in_place ? user_output
+                     : dnnl::memory(descriptor.dst_desc(), engine,
+                                    workspace_buffer(t_workspace.output,
+                                                     descriptor.dst_desc().get_size()));
 
         std::unordered_map<int, dnnl::memory> arguments{{DNNL_ARG_SRC, source_memory},
                                                         {DNNL_ARG_WEIGHTS, compiled->weights},
@@ -135,27 +163,67 @@ public:
                               dnnl::memory({{out_channels()}, dnnl_type::f32, {1}}, engine,
                                            bias_.data_ptr()));
         compiled->primitive.execute(stream, arguments);
-
-        torch::Tensor output = torch::empty(
-            {source.size(0), out_channels(), source.size(2), source.size(3)},
-            source.options().memory_format(format));
-        dnnl::memory user_output({to_dims(output.sizes()), type, to_dims(output.strides())},
-                                 engine, output.data_ptr());
-        dnnl::reorder(output_memory, user_output).execute(stream, output_memory, user_output);
+        if (!in_place)
+            dnnl::reorder(output_memory, user_output).execute(stream, output_memory, user_output);
         stream.wait();
         return output;
     }
 
 private:
+    // Channel block of oneDNN's nChw16c layout, which its AVX-512 Winograd
+    // kernels use for activations.
+    static constexpr int64_t kBlock = 16;
+
+    // Whether a tensor is a blocked output of another Winograd convolution:
+    // fp32 [N, C / 16, H, W, 16].
+    static bool is_blocked(const torch::Tensor &tensor, int64_t channels) {
+        return tensor.dim() == 5 && tensor.scalar_type() == torch::kFloat &&
+               tensor.size(4) == kBlock && tensor.size(1) * kBlock == channels &&
+               tensor.is_contiguous();
+    }
+
+    static dnnl::memory::desc blocked_desc(int64_t batch, int64_t channels, int64_t height,
+                                           int64_t width) {
+        return {{batch, channels, height, width}, dnnl_type::f32,
+                dnnl::memory::format_tag::aBcd16b};
+    }
+
+    // A oneDNN view of a dense NCHW or channels-last tensor, or of a blocked one.
+    static dnnl::memory describe(const torch::Tensor &tensor, bool blocked, int64_t channels,
+                                 dnnl::engine &engine) {
+        if (blocked)
+            return dnnl::memory(
+                blocked_desc(tensor.size(0), channels, tensor.size(2), tensor.size(3)), engine,
+                tensor.data_ptr());
+        const dnnl_type type = tensor.scalar_type() == torch::kFloat ? dnnl_type::f32
+                                                                    : dnnl_type::bf16;
+        return dnnl::memory({to_dims(tensor.sizes()), type, to_dims(tensor.strides())}, engine,
+                            tensor.data_ptr());
+    }
+
     // Shapes oneDNN has no Winograd kernel for, and tensors the operator does
-    // not handle, run through PyTorch's own convolution.
+    // not handle, run through PyTorch's own convolution.  A blocked input is
+    // converted back to NCHW first, and a blocked output made from the result.
     torch::Tensor fallback(const torch::Tensor &input) const {
-        auto options = input.options();
+        torch::Tensor dense = input;
+        if (is_blocked(input, in_channels()))
+            dense = input.permute({0, 1, 4, 2, 3})
+                        .reshape({input.size(0), in_channels(), input.size(2), input.size(3)})
+                        .to(original_weight_.scalar_type());
+        auto options = dense.options();
         c10::optional<torch::Tensor> bias;
         if (original_bias_ && original_bias_->defined())
             bias = original_bias_->to(options);
-        torch::Tensor output = at::conv2d(input, original_weight_.to(options), bias, {1, 1}, {1, 1});
-        return relu_ ? at::relu(output) : output;
+        torch::Tensor output = at::conv2d(dense, original_weight_.to(options), bias, {1, 1}, {1, 1});
+        if (relu_)
+            output = at::relu(output);
+        if (blocked_output_ && out_channels() % kBlock == 0 && output.dim() == 4)
+            output = output.to(torch::kFloat)
+                         .reshape({output.size(0), out_channels() / kBlock, kBlock,
+                                   output.size(2), output.size(3)})
+                         .permute({0, 1, 3, 4, 2})
+                         .contiguous();
+        return output;
     }
 
     std::shared_ptr<Variant> variant(int64_t batch, int64_t height, int64_t width) {
@@ -231,6 +299,7 @@ private:
     torch::Tensor weight_;
     torch::Tensor bias_;
     bool relu_;
+    bool blocked_output_ = false;
     std::mutex mutex_;
     std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<Variant>> variants_;
 };
@@ -350,6 +419,7 @@ ConvRewriteCount rewrite_conv3x3_winograd(const std::shared_ptr<torch::jit::Grap
 
     ConvRewriteCount count;
     count.total = int(convolutions.size());
+    std::vector<torch::jit::Node *> rewritten;
     const auto operator_symbol = c10::Symbol::fromQualString(kOperatorName);
     for (torch::jit::Node *convolution : convolutions) {
         torch::jit::Node *relu = fusable_relu(convolution);
@@ -368,6 +438,19 @@ ConvRewriteCount rewrite_conv3x3_winograd(const std::shared_ptr<torch::jit::Grap
             relu->destroy();
         convolution->destroy();
         count.winograd++;
+        rewritten.push_back(result->node());
+    }
+
+    // A convolution whose only consumer is another rewritten convolution
+    // passes its output on in oneDNN's blocked layout, which saves two
+    // reorders per pair.
+    for (torch::jit::Node *node : rewritten) {
+        const auto &uses = node->output()->uses();
+        if (uses.size() != 1 || uses[0].user->kind() != operator_symbol || uses[0].offset != 0)
+            continue;
+        auto context = torch::jit::toIValue(node->input(1))->toCustomClass<WinogradConv3x3>();
+        context->set_blocked_output(true);
+        node->output()->setType(c10::TensorType::get());
     }
     torch::jit::EliminateDeadCode(graph);
     return count;

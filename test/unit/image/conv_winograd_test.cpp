@@ -57,7 +57,7 @@ TEST(ConvWinograd, MatchesConv2dFp32) {
         torch::Tensor expected = reference_conv(input, weight, bias, c.relu);
         ASSERT_EQ(actual.sizes(), expected.sizes());
         EXPECT_EQ(actual.scalar_type(), torch::kFloat);
-        EXPECT_TRUE(actual.is_contiguous());
+        EXPECT_TRUE(actual.is_contiguous(at::MemoryFormat::ChannelsLast));
         EXPECT_LT(relative_error(actual, expected), 1e-4);
         if (c.relu)
             EXPECT_GE(actual.min().item<float>(), 0.0f);
@@ -142,4 +142,39 @@ def forward(self, x):
     EXPECT_LT(relative_error(frozen.forward({other}).toTensor(),
                              torch::jit::freeze(module).forward({other}).toTensor()),
               1e-4);
+}
+
+TEST(ConvWinograd, ChainsConvolutionsInBlockedLayout) {
+    if (!winograd_available())
+        GTEST_SKIP() << "oneDNN has no Winograd kernels on this CPU";
+    torch::manual_seed(5);
+    torch::jit::Module module("Chain");
+    module.register_attribute("training", c10::BoolType::get(), false);
+    module.register_parameter("w1", torch::randn({32, 16, 3, 3}) * 0.2, false);
+    module.register_parameter("b1", torch::randn({32}), false);
+    module.register_parameter("w2", torch::randn({32, 32, 3, 3}) * 0.1, false);
+    module.register_parameter("w3", torch::randn({20, 32, 3, 3}) * 0.1, false);
+    module.register_parameter("w4", torch::randn({16, 20, 3, 3}) * 0.1, false);
+    module.define(R"(
+def forward(self, x):
+    x = torch.relu(torch.conv2d(x, self.w1, self.b1, 1, 1))
+    x = torch.relu(torch.conv2d(x, self.w2, None, 1, 1))
+    x = torch.conv2d(x, self.w3, None, 1, 1)
+    return torch.conv2d(x, self.w4, None, 1, 1)
+)");
+    module.eval();
+    torch::jit::Module reference = torch::jit::freeze(module);
+    torch::jit::Module rewritten = torch::jit::freeze(module);
+    ConvRewriteCount count = rewrite_conv3x3_winograd(rewritten.get_method("forward").graph());
+    EXPECT_EQ(count.total, 4);
+    EXPECT_EQ(count.winograd, 4);
+
+    for (const auto &sizes : std::vector<std::vector<int64_t>>{{1, 16, 12, 12}, {3, 16, 7, 30}}) {
+        torch::Tensor input = torch::randn(sizes);
+        torch::Tensor expected = reference.forward({input}).toTensor();
+        torch::Tensor actual = rewritten.forward({input}).toTensor();
+        ASSERT_EQ(actual.sizes(), expected.sizes());
+        EXPECT_EQ(actual.scalar_type(), torch::kFloat);
+        EXPECT_LT(relative_error(actual, expected), 1e-4);
+    }
 }
