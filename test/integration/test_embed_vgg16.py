@@ -68,7 +68,7 @@ for precision, threshold in (("fp32", 0.9999), ("bf16", 0.995)):
         ours = np.frombuffer(output, dtype=np.float32).reshape(len(photos), -1)
         for (name, _), row, ref in zip(photos, ours, reference):
             similarity = cosine(row, ref)
-            print(f"model alone {precision} {algorithm}: {similarity:.6f} {name}")
+            print(f"model alone {precision} {algorithm}: {similarity:.8f} {name}")
             assert similarity >= threshold, (precision, algorithm, name, similarity)
 
 # ---- the whole pipeline through SQL ---------------------------------------
@@ -84,7 +84,7 @@ with Cluster("embed-vgg").init() as node:
         row = parse_vector(cur.fetchone()[0])
         assert row.shape == (4096,), row.shape
         similarity = cosine(row, ref)
-        print(f"pipeline fp32: {similarity:.6f} {name}")
+        print(f"pipeline fp32: {similarity:.8f} {name}")
         assert similarity >= 0.995, (name, similarity)
         singles.append(row)
 

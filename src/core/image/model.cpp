@@ -134,6 +134,7 @@ struct LoadedModel::Impl {
     bool channels_last = false;
     std::string optimize_failure;
     ConvRewriteCount convolutions;
+    std::string rewrite_failure;
 };
 
 LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision precision,
@@ -186,14 +187,21 @@ LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision p
         if (manifest_.method != "forward")
             preserved.push_back(manifest_.method);
         impl.module = torch::jit::freeze(impl.module, preserved);
-        const auto graph = impl.module.get_method(manifest_.method).graph();
-        if (conv_algorithm_ == ConvAlgorithm::Auto && !impl.device.is_cuda())
-            impl.convolutions = rewrite_conv3x3_winograd(graph);
-        else
-            impl.convolutions.total = count_convolutions(graph);
     } catch (const std::exception &e) {
         model_error(manifest_, "could not prepare model \"" + path + "\" for inference",
                     std::string(e.what()).substr(0, 600));
+    }
+    // Winograd only speeds things up.  Each node is replaced whole, so a
+    // rewrite that fails halfway leaves a valid graph.
+    const auto graph = impl.module.get_method(manifest_.method).graph();
+    impl.convolutions.total = count_convolutions(graph);
+    if (conv_algorithm_ == ConvAlgorithm::Auto && !impl.device.is_cuda()) {
+        try {
+            impl.convolutions = rewrite_conv3x3_winograd(graph);
+        } catch (const std::exception &e) {
+            impl.rewrite_failure = std::string(e.what()).substr(0, 200);
+            impl.convolutions.winograd = impl.convolutions.total - count_convolutions(graph);
+        }
     }
     // optimize_for_inference only speeds things up; a model it cannot handle
     // still runs frozen.
@@ -229,6 +237,8 @@ std::string LoadedModel::describe() const {
                 (convolutions.winograd < convolutions.total ? ", the rest direct" : "");
     else if (convolutions.total > 0)
         text += ", direct convolutions";
+    if (!impl_->rewrite_failure.empty())
+        text += " (Winograd rewrite failed: " + impl_->rewrite_failure + ")";
     if (!impl_->optimized)
         text += ", frozen but not optimized (" + impl_->optimize_failure + ")";
     return text;
