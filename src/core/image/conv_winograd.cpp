@@ -6,19 +6,21 @@
 // core's FMA peak, so the only way to make VGG-like networks much faster is
 // to do fewer multiplications.  Winograd F(4x4, 3x3) needs 36 instead of 144
 // multiplications per 4x4 output tile.  optimize_for_inference never picks
-// it, and oneDNN's convolution_auto picks it only from batch size 4 up.  Yet
-// it is 2 to 3 times faster per layer at batch 1 too: VGG16's 3x3 layers
-// took 105 ms in total against 270 ms with the direct kernels (oneDNN 2.6.3,
-// one thread of an AMD EPYC Zen 4 core with AVX-512, no AMX).
+// it, and oneDNN's convolution_auto chose the direct kernels for every VGG16
+// shape at batch sizes 1, 4 and 8.  Yet Winograd is 2 to 3 times faster per
+// layer there.  At batch 1, VGG16's 3x3 layers
+// took 105 ms in total against 270 ms with the direct kernels, with oneDNN
+// 2.6.3 on one thread of an AMD EPYC Zen 4 core (AVX-512, no AMX).
 //
 // The rewrite turns each matching aten::conv2d of a frozen graph into
 // similarity::conv3x3_winograd, whose second argument is a constant
 // WinogradConv3x3 object.  That object holds the weights in fp32 and, per
 // input shape, the oneDNN primitive and the weights in the layout that
 // primitive wants, so the Winograd weight transform runs once per shape.
-// Activations cross the operator in PyTorch's layouts (NCHW or channels-last,
-// fp32 or bf16) and are reordered to and from oneDNN's blocked layout on
-// every call.
+// Activations enter in PyTorch's layouts (NCHW or channels-last, fp32 or
+// bf16) and leave channels-last in the input's dtype, reordered to and from
+// oneDNN's blocked nChw16c layout.  Between two rewritten convolutions they
+// stay in nChw16c fp32, passed on as a 5-dimensional tensor.
 #include "similarity/core_only.hpp"
 
 #include "similarity/image/conv_winograd.hpp"
@@ -174,8 +176,8 @@ private:
     // kernels use for activations.
     static constexpr int64_t kBlock = 16;
 
-    // Whether a tensor is a blocked output of another Winograd convolution:
-    // fp32 [N, C / 16, H, W, 16].
+    // Whether a tensor is a blocked output of another Winograd convolution,
+    // which is fp32 of shape [N, C / 16, H, W, 16].
     static bool is_blocked(const torch::Tensor &tensor, int64_t channels) {
         return tensor.dim() == 5 && tensor.scalar_type() == torch::kFloat &&
                tensor.size(4) == kBlock && tensor.size(1) * kBlock == channels &&
