@@ -275,6 +275,9 @@ extern bool HnswAddHeapTids(Relation index, ItemPointer element, const ItemPoint
 extern ItemPointerData *HnswCollectHeapTids(Relation index, const HnswElementInfo *info,
 											int *count);
 
+/* hnswreach.c */
+extern int64 HnswConnectUnreached(Relation index, BufferAccessStrategy strategy);
+
 /* hnswinsert.c */
 extern void HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid);
 extern void HnswForceLink(HnswContext *ctx, ItemPointer tid, ItemPointer target);

@@ -606,6 +606,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 									   BuildCallback, &state, NULL);
 	if (!state.on_disk)
 		FlushGraph(&state);
+	HnswConnectUnreached(index, NULL);
 
 	MemoryContextDelete(state.cxt);
 

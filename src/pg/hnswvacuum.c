@@ -11,9 +11,10 @@
  * elements.  Every live element that links to one gets that level's list
  * chosen again from its other neighbours plus the neighbours of the deleted
  * ones.  If the entry point was deleted, the live element with the highest
- * level replaces it.  Then the deleted elements are marked dead.  Last, a live
- * element that no longer has any incoming link at level 0 gets one from
- * its nearest neighbour, so that every row stays reachable.
+ * level replaces it.  Then the deleted elements are marked dead.  Last, every
+ * live element that level 0 no longer reaches from the entry point gets a
+ * link from its nearest reached element (hnswreach.c), so that every row
+ * stays findable.
  *
  * Dead elements keep their slots, and the metapage's reuse_page points at
  * the first page holding one; inserts overwrite them (hnswinsert.c), so an
@@ -380,130 +381,6 @@ SetEntryPoint(Relation index, ItemPointer entry, int level)
 	UnlockReleaseBuffer(buf);
 }
 
-typedef struct InDegreeEntry
-{
-	uint64		key;
-	int			count;
-	int			level;
-	bool		has_rows;
-} InDegreeEntry;
-
-/*
- * Give every live element with rows but without incoming links at level 0
- * (other than the entry point) a link from its nearest neighbour.  The
- * caller holds the update lock.
- */
-static void
-ReconnectOrphans(Relation index, BufferAccessStrategy strategy, MemoryContext element_cxt)
-{
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	HASHCTL		hctl;
-	HTAB	   *indegree;
-	HASH_SEQ_STATUS status;
-	InDegreeEntry *entry;
-	HnswMetaPageData meta;
-
-	hctl.keysize = sizeof(uint64);
-	hctl.entrysize = sizeof(InDegreeEntry);
-	hctl.hcxt = CurrentMemoryContext;
-	indegree = hash_create("hnsw in-degree", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	HnswReadMeta(index, &meta);
-
-	/* Count incoming level-0 links from live elements. */
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
-
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
-		{
-			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-			{
-				HnswElementTuple etup = HnswGetElementTuple(page, off);
-				ItemPointerData tid;
-				uint64		key;
-				bool		found;
-
-				if (etup->state != HNSW_ELEMENT_LIVE)
-					continue;
-				ItemPointerSet(&tid, blkno, off);
-				key = TidKey(&tid);
-				entry = hash_search(indegree, &key, HASH_ENTER, &found);
-				if (!found)
-					entry->count = 0;
-				entry->level = etup->level;
-				entry->has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
-				for (int i = 0; i < HNSW_HEAPTIDS; i++)
-					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
-
-				for (int i = 0; i < HnswLayerM(meta.m, 0); i++)
-				{
-					if (!ItemPointerIsValid(&etup->neighbors[i]))
-						continue;
-					key = TidKey(&etup->neighbors[i]);
-					entry = hash_search(indegree, &key, HASH_ENTER, &found);
-					if (!found)
-					{
-						entry->count = 0;
-						entry->level = -1;
-						entry->has_rows = false;
-					}
-					entry->count++;
-				}
-			}
-		}
-		UnlockReleaseBuffer(buf);
-	}
-
-	hash_seq_init(&status, indegree);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		ItemPointerData tid;
-		MemoryContext prev;
-		HnswContext ctx;
-		ItemPointerData *neighbors;
-		int			count;
-		float	   *vector;
-		double		best_distance = 0;
-		int			best = -1;
-
-		if (entry->count > 0 || !entry->has_rows || entry->level < 0)
-			continue;
-		ItemPointerSet(&tid, (BlockNumber) (entry->key >> 16), (OffsetNumber) (entry->key & 0xFFFF));
-		if (ItemPointerEquals(&tid, &meta.entry))
-			continue;
-
-		/* Link from the nearest of its own neighbours. */
-		prev = MemoryContextSwitchTo(element_cxt);
-		HnswInitContext(&ctx, index, true);
-		neighbors = palloc(sizeof(ItemPointerData) * HnswLayerM(ctx.m, 0));
-		count = HnswLoadNeighbors(&ctx, &tid, 0, neighbors, NULL);
-		vector = HnswLoadVector(&ctx, &tid);
-		for (int i = 0; i < count; i++)
-		{
-			double		distance = sim_hnsw_distance(ctx.distance, vector,
-													 HnswLoadVector(&ctx, &neighbors[i]),
-													 ctx.dims);
-
-			if (best < 0 || distance < best_distance)
-			{
-				best = i;
-				best_distance = distance;
-			}
-		}
-		/* NOTE: an orphan without neighbours of its own stays unreachable. */
-		if (best >= 0)
-			HnswForceLink(&ctx, &neighbors[best], &tid);
-		MemoryContextSwitchTo(prev);
-		MemoryContextReset(element_cxt);
-	}
-	hash_destroy(indegree);
-}
-
 /* Pass 2: unlink the deleted elements, under the update lock. */
 static void
 RepairGraph(IndexVacuumInfo *info)
@@ -588,7 +465,7 @@ RepairGraph(IndexVacuumInfo *info)
 		SetEntryPoint(index, &best, best_level);
 
 	MarkDead(index, deleted);
-	ReconnectOrphans(index, info->strategy, element_cxt);
+	HnswConnectUnreached(index, info->strategy);
 
 	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	MemoryContextSwitchTo(old);
@@ -615,7 +492,17 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (stats == NULL)
 	{
-		/* No bulk delete ran: report the size, leave the count estimated. */
+		/*
+		 * No bulk delete ran, so inserts alone changed the graph since the
+		 * last VACUUM (autovacuum runs this on insert-only tables).  Inserts
+		 * can cut an element off when they choose a neighbour's list again;
+		 * link such elements back in.
+		 */
+		LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+		HnswConnectUnreached(info->index, info->strategy);
+		UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+
+		/* Report the size, leave the count estimated. */
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 		stats->num_index_tuples = info->num_heap_tuples;
 		stats->estimated_count = info->estimated_count;
