@@ -242,10 +242,10 @@ hnswbuildphasename(int64 phase)
 
 /*
  * Validate an operator class for amvalidate().  An hnsw operator family may
- * hold support function 1, the distance (two arguments of one type, a
- * float8 result), support function 2, the norm (one argument, float8), and
- * operators of strategy 1: a distance operator between two values of one
- * type with a float8 result, usable only in ORDER BY and sorted by a btree
+ * contain support function 1, the distance (two arguments of one type, a
+ * float8 result), and support function 2, the norm (one argument, float8).
+ * Its operators have strategy 1 and are distance operators between two
+ * values of one type with a float8 result, declared FOR ORDER BY a btree
  * family that can sort float8.  The operator class itself must have
  * function 1 and operator 1 for its input type.  Each problem is reported
  * with an INFO message, as the core access methods do, and makes the

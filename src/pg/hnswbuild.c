@@ -44,7 +44,7 @@
  * graph of many identical vectors would lose connectivity, because the
  * neighbour lists fill with equally close candidates and later ones get no
  * incoming links.  "duplicates" maps a hash of the vector to the element
- * with that hash; "extra_tids" holds the heap TIDs after the first.  The
+ * with that hash; "extra_tids" stores the heap TIDs after the first.  The
  * first HNSW_HEAPTIDS - 1 of them go into the element tuple, the rest into
  * its overflow chain once the graph is written.
  */

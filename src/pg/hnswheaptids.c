@@ -2,9 +2,9 @@
  * hnswheaptids.c
  *	  Overflow chains of heap TIDs: any number of rows with one vector.
  *
- * Identical vectors share one element.  Its tuple holds HNSW_HEAPTIDS heap
- * TIDs inline; the rest go to a chain of heap TID pages that belongs to the
- * element's slot.  A chain page is a flat array of heap TIDs in which an
+ * Identical vectors share one element.  Its tuple stores HNSW_HEAPTIDS heap
+ * TIDs inline, and the rest go to a chain of heap TID pages that belongs to
+ * the element's slot.  A chain page is a flat array of heap TIDs in which an
  * invalid TID is a free slot, so VACUUM removes a row by invalidating its
  * TID under the page's exclusive lock, and an insert fills the first free
  * slot it finds, appending a page when the chain is full.

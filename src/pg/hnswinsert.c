@@ -7,6 +7,10 @@
  * at a time.  Scans do not take that lock and see each page either before
  * or after a change, because every change is made under the page's
  * exclusive buffer lock.
+ *
+ * A vector already in the index adds its heap TID to that element
+ * (hnswheaptids.c).  A new element takes over the slot of an element that
+ * VACUUM marked dead when one fits, else goes to the insert page.
  */
 #include "postgres.h"
 

@@ -10,11 +10,12 @@
  *
  * HnswConnectUnreached walks level 0 breadth-first from the entry point.
  * For each live element with rows that the walk missed, it searches the
- * graph for the element's vector, as an insert would, and makes the
- * nearest reached element link to it (HnswForceLink, which replaces that
- * element's farthest neighbour when its list is full), then continues the
- * walk from there.  A replaced link may cut off another element, so the
- * whole check repeats, a few rounds at most.
+ * graph for the element's vector, as an insert would.  The nearest reached
+ * element that can take the link then links to it, in a free slot or in
+ * place of a neighbour that another element also links to, and the walk
+ * continues from there.  A replaced link can still cut off a group that
+ * only that neighbour led to, so the whole check repeats, a few rounds at
+ * most.
  *
  * CREATE INDEX runs it after writing the graph and VACUUM after unlinking
  * deleted elements, so each leaves every row reachable.  The caller holds

@@ -17,9 +17,9 @@
  * stays findable.
  *
  * Dead elements keep their slots, and the metapage's reuse_page points at
- * the first page holding one; inserts overwrite them (hnswinsert.c), so an
- * index under steady churn stops growing.  Overflow chains of heap TIDs
- * stay attached to their slot and are emptied here like the inline TIDs.
+ * the first page that contains one.  Inserts overwrite them (hnswinsert.c),
+ * so an index under steady churn stops growing.  Overflow chains of heap
+ * TIDs stay attached to their slot and are emptied here like inline TIDs.
  */
 #include "postgres.h"
 
@@ -64,9 +64,8 @@ RemoveDeadSlots(ItemPointerData *slots, int nslots, IndexBulkDeleteResult *stats
 
 /*
  * Pass 1: drop dead heap TIDs from every element and every overflow page.
- * Pages are locked one at a time; an insert that adds a heap TID to an
- * overflow chain at the same time holds the element's page and the chain
- * page, never waiting for a page this pass holds.
+ * Pages are locked one at a time, so an insert that locks an element's page
+ * and then a chain page never waits in reverse order with this pass.
  */
 static void
 RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -118,7 +117,7 @@ RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	}
 }
 
-/* Whether the overflow chain starting at blkno holds any heap TID. */
+/* Whether the overflow chain starting at blkno contains any heap TID. */
 static bool
 ChainHasRows(Relation index, BlockNumber blkno, BufferAccessStrategy strategy)
 {
@@ -236,8 +235,8 @@ CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
 		UnlockReleaseBuffer(buf);
 
 		/*
-		 * An element whose overflow chain has been emptied loses its flag;
-		 * then it counts as deleted if it has no inline heap TID either.
+		 * An element whose overflow chain has been emptied loses its flag.
+		 * It is then deleted if it has no inline heap TID either.
 		 */
 		for (int i = 0; i < noverflow; i++)
 		{
@@ -495,8 +494,8 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		/*
 		 * No bulk delete ran, so inserts alone changed the graph since the
 		 * last VACUUM (autovacuum runs this on insert-only tables).  Inserts
-		 * can cut an element off when they choose a neighbour's list again;
-		 * link such elements back in.
+		 * can cut an element off when they choose a neighbour's list again,
+		 * so link such elements back in.
 		 */
 		LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
 		HnswConnectUnreached(info->index, info->strategy);
