@@ -121,4 +121,18 @@ with Cluster("hnsw-duplicates").init() as node:
         found = nearest_ids(conn, table, varied[0], OTHERS + 10, "<#>")
         assert sorted(found) == list(range(1, OTHERS + 1)), len(set(found))
         print(f"{table}_ip: all {OTHERS} rows of varied length reachable")
+
+    # Under inner product a vector's distance to itself is not 0; copies
+    # still share one element and are all returned.
+    pages_before = page_count(conn, "ip_inserted_ip")
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO ip_inserted VALUES (%s, %s)",
+                        [(OTHERS + 1 + i, vector_text(varied[1])) for i in range(500)])
+        cur.execute("SELECT array_agg(id) FROM ip_inserted WHERE embedding = %s",
+                    (vector_text(varied[1]),))
+        copies = set(cur.fetchone()[0])
+    assert len(copies) == 501, len(copies)
+    found = nearest_ids(conn, "ip_inserted", varied[1], OTHERS + 600, "<#>")
+    assert copies <= set(found), len(copies - set(found))
+    assert page_count(conn, "ip_inserted_ip") <= pages_before + 1, pages_before
     conn.close()
