@@ -75,11 +75,14 @@ GetEntry(HTAB *elements, uint64 key)
 }
 
 /*
- * Record every live element, none of them reached yet, with the number of
- * level-0 links to it.  Returns the number of live elements.
+ * Record every live element, none of them reached yet, and with
+ * count_links the number of level-0 links to each.  Counting is needed only
+ * when some element must be linked, so the first pass skips it.  Returns
+ * the number of live elements.
  */
 static int64
-CollectLive(Relation index, int m, HTAB *elements, BufferAccessStrategy strategy)
+CollectLive(Relation index, int m, HTAB *elements, bool count_links,
+			BufferAccessStrategy strategy)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int64		count = 0;
@@ -107,7 +110,7 @@ CollectLive(Relation index, int m, HTAB *elements, BufferAccessStrategy strategy
 				entry->has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
 				for (int i = 0; i < HNSW_HEAPTIDS; i++)
 					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
-				for (int i = 0; i < HnswLayerM(m, 0); i++)
+				for (int i = 0; count_links && i < HnswLayerM(m, 0); i++)
 					if (ItemPointerIsValid(&etup->neighbors[i]))
 						GetEntry(elements, TidKey(&etup->neighbors[i]))->indegree++;
 				count++;
@@ -300,7 +303,7 @@ HnswConnectUnreached(Relation index, BufferAccessStrategy strategy)
 		hctl.hcxt = cxt;
 		elements = hash_create("hnsw reachability", 1024, &hctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		count = CollectLive(index, ctx.m, elements, strategy);
+		count = CollectLive(index, ctx.m, elements, false, strategy);
 		queue = palloc_extended(sizeof(ItemPointerData) * (count + 1), MCXT_ALLOC_HUGE);
 		Walk(&ctx, elements, &ctx.meta.entry, queue);
 
@@ -309,6 +312,8 @@ HnswConnectUnreached(Relation index, BufferAccessStrategy strategy)
 		while ((entry = hash_seq_search(&status)) != NULL)
 			if (entry->live && !entry->reached && entry->has_rows)
 				KeyTid(entry->key, &missed[nmissed++]);
+		if (nmissed > 0)
+			CollectLive(index, ctx.m, elements, true, strategy);
 
 		unreached = 0;
 		for (int64 i = 0; i < nmissed; i++)
