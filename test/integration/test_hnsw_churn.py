@@ -4,8 +4,11 @@ Ten rounds delete a fifth of the rows, VACUUM, and insert as many new
 ones.  Inserts reuse the slots of elements VACUUM has marked dead, so the
 index grows by little more than one round's worth of pages, and recall
 stays close to that of a fresh build.  A second index with 4,096-dimension
-vectors checks that reused slots take over the dead elements' vector pages.
+vectors checks that reused slots take over the dead elements' vector pages.  Last, the same churn runs while other sessions search, so
+scans meet slots that are being reused.
 """
+
+import threading
 
 from pgcluster import Cluster
 from hnsw_support import clustered_unit_vectors, load, nearest_ids, recall, verify
@@ -36,6 +39,54 @@ def churn(conn, node, table, index, vectors, rounds, churn_count, first_new):
         assert verify(conn, index), f"{index} round {round_number}"
         sizes.append(pages(conn, index))
     return sizes
+
+
+def concurrent_churn(node, table, fresh_rows, first_id, per_round, queries, operator):
+    """Delete, VACUUM and insert fresh_rows in rounds of per_round while two
+    sessions search.  Every search must return 10 distinct rows and no
+    error, whatever slot a VACUUM frees or an insert reuses meanwhile.
+    Returns the number of searches run."""
+    errors = []
+    stop = threading.Event()
+    searches = [0]
+
+    def churner():
+        try:
+            session = node.connect()
+            session.autocommit = True
+            for start in range(0, len(fresh_rows), per_round):
+                with session.cursor() as cur:
+                    cur.execute(f"DELETE FROM {table} WHERE id IN "
+                                f"(SELECT id FROM {table} ORDER BY id LIMIT {per_round})")
+                    cur.execute(f"VACUUM {table}")
+                load(session, table, fresh_rows[start:start + per_round], first_id=first_id + start)
+            session.close()
+        except Exception as error:  # reported by the main thread
+            errors.append(error)
+        finally:
+            stop.set()
+
+    def searcher():
+        try:
+            session = node.connect()
+            while not stop.is_set():
+                for query in queries:
+                    ids = nearest_ids(session, table, query, 10, operator)
+                    assert len(ids) == 10, ids
+                    assert len(set(ids)) == 10, ids
+                    searches[0] += 1
+            session.close()
+        except Exception as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=churner)]
+    threads += [threading.Thread(target=searcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return searches[0]
 
 
 with Cluster("hnsw-churn").init() as node:
@@ -81,4 +132,21 @@ with Cluster("hnsw-churn").init() as node:
     for i in range(200, 360, 40):
         # The newest rows are found by their own vector, first.
         assert nearest_ids(conn, "big", big[i], 1, "<->")[0] == i + 1
+
+    # The same churn while two sessions search, so scans meet reused slots
+    # and vector pages being rewritten.
+    extra = clustered_unit_vectors(1800, DIMS, seed=23)
+    count = concurrent_churn(node, "items", extra, COUNT + ROUNDS * CHURN + 1, 300,
+                             queries[:10], "<=>")
+    assert verify(conn, "items_cos")
+    value = recall(conn, "items", queries)
+    print(f"{count} searches during concurrent churn; then {pages(conn, 'items_cos')} pages, "
+          f"recall@10 {value:.3f}")
+    assert value >= fresh_recall - 0.05, (value, fresh_recall)
+
+    big_extra = clustered_unit_vectors(160, 4096, seed=24)
+    count = concurrent_churn(node, "big", big_extra, 1001, 40, big[:4], "<->")
+    assert verify(conn, "big_l2")
+    print(f"{count} searches during concurrent churn of 4096-dimension rows; "
+          f"then {pages(conn, 'big_l2')} pages")
     conn.close()
