@@ -63,7 +63,10 @@ HasFreeSlot(const ItemPointerData *slots, int nslots)
 /*
  * Add count heap TIDs to the live element at element: to its free inline
  * slots first, then to free slots of its overflow chain, then to new pages
- * appended to the chain.  With require_rows, the element must still have
+ * appended to the chain.
+ *
+ * NOTE: the free slot search starts at the chain's first page every time,
+ * so adding one row to a chain of n pages reads n pages.  With require_rows, the element must still have
  * rows (an element without any is about to be unlinked by VACUUM).
  * Returns false, adding nothing, when the element does not qualify.  The
  * caller holds the update lock, or builds the index.
