@@ -252,6 +252,8 @@ CopyElementInfo(HnswElementTuple etup, HnswElementInfo *info)
 	for (int i = 0; i < HNSW_HEAPTIDS; i++)
 		if (ItemPointerIsValid(&etup->heaptids[i]))
 			info->heaptids[info->nheaptids++] = etup->heaptids[i];
+	info->overflow = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
+	info->tid_page = etup->tid_page;
 }
 
 /* Read the first count floats of a vector from its chain of vector pages. */
@@ -685,7 +687,7 @@ HnswSearchLayer(HnswContext *ctx, const float *query, HnswCandidate *entries, in
 			next.distance = HnswElementDistance(ctx, &neighbors[i], query, &info);
 			if (info.state == HNSW_ELEMENT_DEAD)
 				continue;
-			next.has_rows = info.nheaptids > 0;
+			next.has_rows = HnswInfoHasRows(&info);
 			if (results.count < ef || next.distance < results.items[0].distance)
 			{
 				HeapPush(&candidates, next);
