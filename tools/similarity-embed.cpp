@@ -1,7 +1,8 @@
 // similarity-embed: run the image embedding core without PostgreSQL.
 //
 //   similarity-embed --model-dir DIR [--model NAME] [--device auto|cpu|cuda|cuda:N]
-//                    [--precision fp32|bf16] [--threads N] [--batch-size N]
+//                    [--precision fp32|bf16] [--conv-algorithm auto|direct]
+//                    [--threads N] [--batch-size N]
 //                    [--max-image-pixels N] [--output summary|features|raw]
 //                    [--bench SECONDS] [--input-dump FILE] IMAGE...
 //   similarity-embed --model-dir DIR [--model NAME] ... --input-raw FILE
@@ -56,7 +57,8 @@ struct Options {
     std::fprintf(stderr, "similarity-embed: %s\n", message);
     std::fprintf(stderr,
                  "usage: similarity-embed --model-dir DIR [--model NAME] [--device DEVICE]\n"
-                 "       [--precision fp32|bf16] [--threads N] [--batch-size N]\n"
+                 "       [--precision fp32|bf16] [--conv-algorithm auto|direct]\n"
+                 "       [--threads N] [--batch-size N]\n"
                  "       [--max-image-pixels N] [--output summary|features|raw]\n"
                  "       [--bench SECONDS] [--input-dump FILE] IMAGE...\n");
     std::exit(2);
@@ -76,6 +78,7 @@ Options parse_options(int argc, char **argv) {
         else if (arg == "--model") options.model = value();
         else if (arg == "--device") options.run.device = value();
         else if (arg == "--precision") options.run.precision = parse_precision(value());
+        else if (arg == "--conv-algorithm") options.run.conv_algorithm = parse_conv_algorithm(value());
         else if (arg == "--threads") options.run.threads = std::atoi(value().c_str());
         else if (arg == "--batch-size") options.batch_size = std::atoi(value().c_str());
         else if (arg == "--max-image-pixels") options.run.max_image_pixels = std::atoll(value().c_str());

@@ -4,7 +4,9 @@
 Both sides embed the same photos with the same VGG16 weights, from JPEG
 bytes to fc2 features, on the CPU:
   ours:  similarity-embed --bench (OpenCV decode, PIL-equivalent resize,
-         frozen and optimised TorchScript in LibTorch);
+         frozen and optimised TorchScript in LibTorch), once per
+         convolution algorithm in --conv-algorithms (auto: oneDNN Winograd
+         for the 3x3 convolutions; direct: PyTorch's own convolutions);
   eager: PIL decode, torchvision transforms and the torchvision VGG16 module
          (nn.Module, torch.no_grad) in this Python process.
 Each configuration (precision x batch size) runs for --seconds, and the
@@ -20,6 +22,7 @@ processes disturb much less.
 
 import argparse
 import io
+import itertools
 import os
 import re
 import statistics
@@ -50,9 +53,10 @@ def pick_photos(photos_dir, count):
     return paths[:count]
 
 
-def run_ours(driver, model_dir, photos, precision, batch, seconds, threads):
+def run_ours(driver, model_dir, photos, precision, algorithm, batch, seconds, threads):
     command = [driver, "--model-dir", model_dir, "--precision", precision,
-               "--batch-size", str(batch), "--bench", str(seconds), *photos]
+               "--conv-algorithm", algorithm, "--batch-size", str(batch),
+               "--bench", str(seconds), *photos]
     if threads:
         command[1:1] = ["--threads", str(threads)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -91,6 +95,8 @@ def main():
     parser.add_argument("--seconds", type=float, default=6, help="seconds per measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", default="1,8")
+    parser.add_argument("--conv-algorithms", default="auto,direct",
+                        help="convolution algorithms of our side (default auto,direct)")
     parser.add_argument("--threads", type=int, default=0,
                         help="intra-op threads for both sides (default LibTorch's)")
     args = parser.parse_args()
@@ -110,7 +116,9 @@ def main():
 
     batches = [int(b) for b in args.batch_sizes.split(",")]
     configs = [(p, b) for p in ("fp32", "bf16") for b in batches]
-    results = {(side, p, b): [] for side in ("ours", "eager") for p, b in configs}
+    algorithms = args.conv_algorithms.split(",")
+    sides = ["ours " + a for a in algorithms] + ["eager"]
+    results = {(side, p, b): [] for side in sides for p, b in configs}
     for repeat in range(args.repeats):
         for precision, batch in configs:
             dtype = torch.bfloat16 if precision == "bf16" else torch.float32
@@ -118,12 +126,13 @@ def main():
             run_eager(model, photo_bytes[:batch], dtype, batch, 1)  # warm-up
             results[("eager", precision, batch)].append(
                 run_eager(model, photo_bytes, dtype, batch, args.seconds))
-            results[("ours", precision, batch)].append(
-                run_ours(args.driver, model_dir, photos, precision, batch, args.seconds,
-                         args.threads))
-            print(f"round {repeat + 1}: {precision} batch {batch}: "
-                  f"ours {results[('ours', precision, batch)][-1][0]:.2f} img/s, "
-                  f"eager {results[('eager', precision, batch)][-1][0]:.2f} img/s",
+            for algorithm in algorithms:
+                results[("ours " + algorithm, precision, batch)].append(
+                    run_ours(args.driver, model_dir, photos, precision, algorithm, batch,
+                             args.seconds, args.threads))
+            rates = ", ".join(f"{side} {results[(side, precision, batch)][-1][0]:.2f} img/s"
+                              for side in sides)
+            print(f"round {repeat + 1}: {precision} batch {batch}: {rates}",
                   file=sys.stderr, flush=True)
 
     def median(side, precision, batch, index):
@@ -132,21 +141,22 @@ def main():
     print(f"threads: {torch.get_num_threads()}, photos: {len(photos)}, "
           f"{args.seconds:g} s x {args.repeats} rounds, torch {torch.__version__}")
     print()
-    print("| precision | batch | ours img/s | eager img/s | ours / eager | "
+    print("| precision | batch | convolutions | ours img/s | eager img/s | ours / eager | "
           "ours / eager fp32 | ours img/CPU-s | eager img/CPU-s | ours / eager (CPU) | "
           "ours / eager fp32 (CPU) | ours prep | eager prep |")
-    print("| --- " * 12 + "|")
-    for precision, batch in configs:
-        ours = median("ours", precision, batch, 0)
+    print("| --- " * 13 + "|")
+    for (precision, batch), algorithm in itertools.product(configs, algorithms):
+        side = "ours " + algorithm
+        ours = median(side, precision, batch, 0)
         ref = median("eager", precision, batch, 0)
         ref_fp32 = median("eager", "fp32", batch, 0)
-        ours_cpu = median("ours", precision, batch, 2)
+        ours_cpu = median(side, precision, batch, 2)
         ref_cpu = median("eager", precision, batch, 2)
         ref_fp32_cpu = median("eager", "fp32", batch, 2)
-        print(f"| {precision} | {batch} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f}x | "
+        print(f"| {precision} | {batch} | {algorithm} | {ours:.2f} | {ref:.2f} | {ours / ref:.2f}x | "
               f"{ours / ref_fp32:.2f}x | {ours_cpu:.2f} | {ref_cpu:.2f} | "
               f"{ours_cpu / ref_cpu:.2f}x | {ours_cpu / ref_fp32_cpu:.2f}x | "
-              f"{median('ours', precision, batch, 1):.1%} | "
+              f"{median(side, precision, batch, 1):.1%} | "
               f"{median('eager', precision, batch, 1):.1%} |")
 
 

@@ -5,7 +5,7 @@
  *
  * Models are cached per process: the first call that names a model loads
  * it, later calls reuse it until its manifest or model file changes on disk
- * or the device or precision setting changes.
+ * or the device, precision or convolution algorithm setting changes.
  */
 #ifndef SIMILARITY_IMAGE_CAPI_H
 #define SIMILARITY_IMAGE_CAPI_H
@@ -27,6 +27,8 @@ typedef struct SimEmbedSettings
 	const char *precision;		/* fp32 or bf16 (fp16 on CUDA) */
 	int			threads;		/* LibTorch intra-op threads; 0 keeps its default */
 	int64_t		max_image_pixels;	/* width * height limit; 0 for none */
+	const char *conv_algorithm; /* CPU convolutions: auto (Winograd where it
+								 * applies) or direct; NULL means auto */
 } SimEmbedSettings;
 
 /* Compressed image bytes owned by the caller. */

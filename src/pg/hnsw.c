@@ -12,15 +12,24 @@
 #include <math.h>
 
 #include "access/amapi.h"
+#include "access/amvalidate.h"
 #include "access/heaptoast.h"
+#include "access/htup_details.h"
 #include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
 #include "utils/float.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
+#include "utils/syscache.h"
 
 #include "hnsw.h"
 #include "similarity.h"
@@ -224,18 +233,162 @@ hnswbuildphasename(int64 phase)
 	}
 }
 
+/* Support function numbers */
+#define HNSW_DISTANCE_PROC		1	/* distance(type, type) returns float8 */
+#define HNSW_NORM_PROC			2	/* norm(type) returns float8; normalise */
+
+/* The one operator strategy: the distance operator, for ORDER BY only. */
+#define HNSW_DISTANCE_STRATEGY	1
+
 /*
- * Validate an operator class.  An hnsw operator class has one ordering
- * operator, support function 1 (the distance) and, for cosine, support
- * function 2 (the norm).
- *
- * NOTE: this accepts every definition.  HnswGetDistance rejects an unknown
- * distance function when an index is built or used.
+ * Validate an operator class for amvalidate().  An hnsw operator family may
+ * contain support function 1, the distance (two arguments of one type, a
+ * float8 result), and support function 2, the norm (one argument, float8).
+ * Its operators have strategy 1 and are distance operators between two
+ * values of one type with a float8 result, declared FOR ORDER BY a btree
+ * family that can sort float8.  The operator class itself must have
+ * function 1 and operator 1 for its input type.  Each problem is reported
+ * with an INFO message, as the core access methods do, and makes the
+ * result false.
  */
 static bool
 hnswvalidate(Oid opclassoid)
 {
-	return true;
+	bool		result = true;
+	HeapTuple	classtup;
+	HeapTuple	familytup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	Oid			opcintype;
+	char	   *opclassname;
+	char	   *opfamilyname;
+	CatCList   *proclist;
+	CatCList   *oprlist;
+	bool		has_distance = false;
+	bool		has_operator = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opcintype = classform->opcintype;
+	opclassname = NameStr(classform->opcname);
+
+	familytup = SearchSysCache1(OPFAMILYOID, ObjectIdGetDatum(opfamilyoid));
+	if (!HeapTupleIsValid(familytup))
+		elog(ERROR, "cache lookup failed for operator family %u", opfamilyoid);
+	opfamilyname = NameStr(((Form_pg_opfamily) GETSTRUCT(familytup))->opfname);
+
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+		Oid			type = procform->amproclefttype;
+		bool		ok;
+
+		switch (procform->amprocnum)
+		{
+			case HNSW_DISTANCE_PROC:
+				ok = check_amproc_signature(procform->amproc, FLOAT8OID, true, 2, 2, type, type);
+				break;
+			case HNSW_NORM_PROC:
+				ok = check_amproc_signature(procform->amproc, FLOAT8OID, true, 1, 1, type);
+				break;
+			default:
+				ereport(INFO,
+						(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+						 errmsg("operator family \"%s\" of access method %s contains function %s with invalid support number %d",
+								opfamilyname, "hnsw", format_procedure(procform->amproc),
+								procform->amprocnum)));
+				result = false;
+				continue;
+		}
+		if (!ok || procform->amprocrighttype != type)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains function %s with wrong signature for support number %d",
+							opfamilyname, "hnsw", format_procedure(procform->amproc),
+							procform->amprocnum)));
+			result = false;
+			continue;
+		}
+		if (procform->amprocnum == HNSW_DISTANCE_PROC && type == opcintype)
+			has_distance = true;
+	}
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (oprform->amopstrategy != HNSW_DISTANCE_STRATEGY)
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains operator %s with invalid strategy number %d",
+							opfamilyname, "hnsw", format_operator(oprform->amopopr),
+							oprform->amopstrategy)));
+			result = false;
+			continue;
+		}
+		if (oprform->amoppurpose != AMOP_ORDER || !OidIsValid(oprform->amopsortfamily))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains operator %s that is not an ordering operator",
+							opfamilyname, "hnsw", format_operator(oprform->amopopr)),
+					 errhint("Declare the operator with FOR ORDER BY float_ops.")));
+			result = false;
+			continue;
+		}
+		if (oprform->amoplefttype != oprform->amoprighttype ||
+			!check_amop_signature(oprform->amopopr, FLOAT8OID, oprform->amoplefttype,
+								  oprform->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains operator %s with wrong signature",
+							opfamilyname, "hnsw", format_operator(oprform->amopopr))));
+			result = false;
+			continue;
+		}
+		if (!opfamily_can_sort_type(oprform->amopsortfamily, FLOAT8OID))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("operator family \"%s\" of access method %s contains operator %s with invalid ordering family",
+							opfamilyname, "hnsw", format_operator(oprform->amopopr))));
+			result = false;
+			continue;
+		}
+		if (oprform->amoplefttype == opcintype)
+			has_operator = true;
+	}
+
+	if (!has_distance)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method %s is missing support function %d",
+						opclassname, "hnsw", HNSW_DISTANCE_PROC)));
+		result = false;
+	}
+	if (!has_operator)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("operator class \"%s\" of access method %s is missing operator %d",
+						opclassname, "hnsw", HNSW_DISTANCE_STRATEGY)));
+		result = false;
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(familytup);
+	ReleaseSysCache(classtup);
+	return result;
 }
 
 PG_FUNCTION_INFO_V1(hnsw_handler);

@@ -6,12 +6,19 @@
  * space):
  *
  *	block 0   metapage: magic, format version, dimensions, m,
- *	          ef_construction, distance, entry point and its level, and
- *	          the page that receives new elements
+ *	          ef_construction, distance, entry point and its level, the
+ *	          page that receives new elements, and the first page that
+ *	          may hold dead elements whose space inserts can reuse
  *	element   element tuples: level, state, up to HNSW_HEAPTIDS heap TIDs
- *	pages     (identical vectors share one element), the neighbour lists
- *	          of every level as element TIDs, and the vector itself when
- *	          the tuple fits in a page
+ *	pages     inline, the first page of an overflow chain of more heap
+ *	          TIDs (identical vectors share one element, however many
+ *	          rows hold them), the neighbour lists of every level as
+ *	          element TIDs, and the vector itself when the tuple fits in
+ *	          a page
+ *	heap TID  the overflow chain of one element: a flat array of heap TIDs
+ *	pages     per page (invalid ones are free slots), chained through the
+ *	          special space.  A chain stays attached to its element's slot
+ *	          for good, so its pages only ever hold heap TIDs
  *	vector    the leading part of the vector of an element whose tuple
  *	pages     would not fit in a page, as raw floats over a chain of
  *	          pages; the remainder (less than a page) stays in the element
@@ -27,9 +34,14 @@
  * Locking: inserts and the repair phase of VACUUM take a heavyweight lock
  * on the pseudo page HNSW_UPDATE_LOCK, so neighbour lists have a single
  * writer at a time.  Scans take only buffer share locks, one page at a
- * time, and never wait on the update lock.  Elements are never removed or
- * moved, only marked dead, so a TID read by a scan always leads to a valid
- * element tuple.
+ * time, and never wait on the update lock.  Element tuples are never
+ * removed or moved to another TID, so a TID read by a scan always leads to
+ * a valid element tuple.  VACUUM marks an element dead only after no live
+ * element links to it; an insert may then overwrite the dead tuple (and
+ * its vector pages) with a new element.  A scan that still holds the old
+ * TID reads the new element, whose rows were inserted after the scan's
+ * snapshot was taken and are therefore invisible to it: it may spend a
+ * result slot on them, but never returns a wrong visible row.
  */
 #ifndef SIM_HNSW_H
 #define SIM_HNSW_H
@@ -49,7 +61,7 @@
 #include "vector.h"
 
 #define HNSW_MAGIC_NUMBER		0x53484E57	/* "SHNW" */
-#define HNSW_FORMAT_VERSION		1
+#define HNSW_FORMAT_VERSION		2
 
 #define HNSW_METAPAGE_BLKNO		0
 #define HNSW_UPDATE_LOCK		0	/* pseudo page number of the update lock */
@@ -78,6 +90,7 @@
 #define HNSW_PAGE_META			1
 #define HNSW_PAGE_ELEMENT		2
 #define HNSW_PAGE_VECTOR		3
+#define HNSW_PAGE_HEAPTIDS		4
 
 /* Identifies hnsw pages to tools such as pageinspect */
 #define HNSW_PAGE_ID			0xFF91
@@ -105,6 +118,8 @@ typedef struct HnswMetaPageData
 	int16		entry_level;	/* -1 while the index is empty */
 	ItemPointerData entry;		/* invalid while the index is empty */
 	BlockNumber insert_page;	/* element page that receives new tuples */
+	BlockNumber reuse_page;		/* first element page that may hold dead
+								 * elements, or invalid */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -113,20 +128,30 @@ typedef HnswMetaPageData *HnswMetaPage;
 
 /* Element states */
 #define HNSW_ELEMENT_LIVE		0
-#define HNSW_ELEMENT_DEAD		1	/* unlinked by VACUUM; never read again */
+#define HNSW_ELEMENT_DEAD		1	/* unlinked by VACUUM; its slot may be reused */
+
+/* Element flags */
+#define HNSW_ELEMENT_OVERFLOW	0x01	/* the overflow chain may hold heap TIDs */
 
 /*
- * An element tuple.  An element whose heap TIDs are all invalid but whose
- * state is still LIVE is "deleted": VACUUM removed its rows but has not yet
- * unlinked it from its neighbours.  Scans and inserts traverse it but never
- * return it or link to it.
+ * An element tuple.  An element whose heap TIDs are all invalid (inline and
+ * in its overflow chain) but whose state is still LIVE is "deleted": VACUUM
+ * removed its rows but has not yet unlinked it from its neighbours.  Scans
+ * and inserts traverse it but never return it or link to it.
+ *
+ * Heap TIDs fill the inline slots first, then the overflow chain.  The
+ * HNSW_ELEMENT_OVERFLOW flag is set when a TID goes to the chain and
+ * cleared by VACUUM (under the update lock) once the chain is empty, so an
+ * element without the flag has its rows inline only.
  */
 typedef struct HnswElementTupleData
 {
 	uint8		level;
 	uint8		state;
-	uint16		unused;
+	uint8		flags;
+	uint8		unused;
 	BlockNumber vector_page;	/* first vector page, or invalid if none */
+	BlockNumber tid_page;		/* first overflow page of heap TIDs, or invalid */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
 	ItemPointerData neighbors[FLEXIBLE_ARRAY_MEMBER];
 	/* followed, at a MAXALIGN offset, by the vector's last HnswInlineFloats floats */
@@ -144,6 +169,9 @@ typedef HnswElementTupleData *HnswElementTuple;
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)))
 /* Floats of an out-of-line vector per vector page. */
 #define HNSW_PAGE_FLOATS		((int) (HNSW_PAGE_CAPACITY / sizeof(float)))
+/* Heap TIDs per overflow page. */
+#define HNSW_PAGE_HEAPTID_SLOTS	((int) (HNSW_PAGE_CAPACITY / sizeof(ItemPointerData)))
+#define HnswPageGetHeapTids(page)	((ItemPointerData *) PageGetContents(page))
 /* Largest element tuple, leaving room for its line pointer. */
 #define HNSW_MAX_TUPLE_SIZE		(HNSW_PAGE_CAPACITY - sizeof(ItemIdData))
 
@@ -192,9 +220,14 @@ typedef struct HnswElementInfo
 {
 	int			level;
 	int			state;
-	int			nheaptids;
+	int			nheaptids;		/* inline heap TIDs only */
 	ItemPointerData heaptids[HNSW_HEAPTIDS];
+	bool		overflow;		/* more heap TIDs may be in the chain */
+	BlockNumber tid_page;		/* first page of the overflow chain */
 } HnswElementInfo;
+
+/* Whether an element copied into info still has rows. */
+#define HnswInfoHasRows(info)	((info)->nheaptids > 0 || (info)->overflow)
 
 /* hnsw.c */
 extern int	HnswGetM(Relation index);
@@ -234,6 +267,16 @@ extern int	HnswSelectNeighbors(HnswContext *ctx, const float *base,
 extern void HnswWriteVectorChain(Relation index, const float *vector, int count,
 								 BlockNumber *first, bool use_wal);
 extern void HnswReadVectorChain(Relation index, BlockNumber first, float *out, int count);
+
+/* hnswheaptids.c */
+extern void HnswInitHeapTidPage(Page page);
+extern bool HnswAddHeapTids(Relation index, ItemPointer element, const ItemPointerData *heaptids,
+							int count, bool require_rows);
+extern ItemPointerData *HnswCollectHeapTids(Relation index, const HnswElementInfo *info,
+											int *count);
+
+/* hnswreach.c */
+extern int64 HnswConnectUnreached(Relation index, BufferAccessStrategy strategy);
 
 /* hnswinsert.c */
 extern void HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid);

@@ -41,11 +41,13 @@
 #include "sim_error.h"
 
 /*
- * Identical vectors share one element, up to HNSW_HEAPTIDS rows: a graph
- * of many identical vectors loses connectivity, because the neighbour
- * lists fill with equally close candidates and later ones get no incoming
- * links.  "duplicates" maps a hash of the vector to the latest element with
- * that hash; "extra_tids" holds the heap TIDs after the first.
+ * Identical vectors share one element, however many rows hold them: a
+ * graph of many identical vectors would lose connectivity, because the
+ * neighbour lists fill with equally close candidates and later ones get no
+ * incoming links.  "duplicates" maps a hash of the vector to the element
+ * with that hash; "extra_tids" stores the heap TIDs after the first.  The
+ * first HNSW_HEAPTIDS - 1 of them go into the element tuple, the rest into
+ * its overflow chain once the graph is written.
  */
 typedef struct DuplicateEntry
 {
@@ -57,7 +59,8 @@ typedef struct ExtraTidsEntry
 {
 	int64		label;
 	int			count;
-	ItemPointerData tids[HNSW_HEAPTIDS - 1];
+	int			capacity;
+	ItemPointerData *tids;
 } ExtraTidsEntry;
 
 typedef struct HnswBuildState
@@ -103,6 +106,7 @@ HnswInitMetaPage(Page page, int dims, int m, int ef_construction, SimHnswDistanc
 	meta->entry_level = -1;
 	ItemPointerSetInvalid(&meta->entry);
 	meta->insert_page = InvalidBlockNumber;
+	meta->reuse_page = InvalidBlockNumber;
 
 	/* Keep the metadata out of the hole that full-page images leave out. */
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
@@ -139,6 +143,7 @@ InitBuildMeta(Relation index, HnswMetaPageData *meta)
 	meta->entry_level = -1;
 	ItemPointerSetInvalid(&meta->entry);
 	meta->insert_page = InvalidBlockNumber;
+	meta->reuse_page = InvalidBlockNumber;
 }
 
 /* Write the empty metapage as block 0 and WAL-log it. */
@@ -286,12 +291,14 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 
 	etup->level = level;
 	etup->state = HNSW_ELEMENT_LIVE;
+	etup->tid_page = InvalidBlockNumber;
 	etup->heaptids[0] = state->heaptids[i];
 	for (int j = 1; j < HNSW_HEAPTIDS; j++)
 		ItemPointerSetInvalid(&etup->heaptids[j]);
 	extra = hash_search(state->extra_tids, &i, HASH_FIND, NULL);
 	if (extra != NULL)
-		memcpy(&etup->heaptids[1], extra->tids, sizeof(ItemPointerData) * extra->count);
+		memcpy(&etup->heaptids[1], extra->tids,
+			   sizeof(ItemPointerData) * Min(extra->count, HNSW_HEAPTIDS - 1));
 
 	for (int l = 0; l <= level; l++)
 	{
@@ -326,6 +333,32 @@ WriteElement(HnswBuildState *state, int64 i, Page page, BlockNumber blkno,
 		HnswWriteVectorChain(state->index, vector, chain, &placed->vector_page, false);
 	}
 	pfree(etup);
+}
+
+/*
+ * Put the heap TIDs of identical vectors that did not fit into their
+ * element tuples into overflow chains, through the WAL-logged insert path.
+ */
+static void
+WriteOverflowTids(HnswBuildState *state, const ItemPointerData *tids)
+{
+	HASH_SEQ_STATUS status;
+	ExtraTidsEntry *extra;
+
+	if (state->extra_tids == NULL)
+		return;
+	hash_seq_init(&status, state->extra_tids);
+	while ((extra = hash_seq_search(&status)) != NULL)
+	{
+		if (extra->count > HNSW_HEAPTIDS - 1 &&
+			!HnswAddHeapTids(state->index, (ItemPointer) &tids[extra->label],
+							 extra->tids + (HNSW_HEAPTIDS - 1),
+							 extra->count - (HNSW_HEAPTIDS - 1), false))
+			elog(ERROR, "hnsw build could not add heap TIDs to element (%u,%u)",
+				 ItemPointerGetBlockNumber(&tids[extra->label]),
+				 ItemPointerGetOffsetNumber(&tids[extra->label]));
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Write the finished graph to pages and point the metapage at it. */
@@ -402,6 +435,8 @@ WriteGraph(HnswBuildState *state)
 
 	elog(DEBUG1, "hnsw build wrote %u pages in %.3f s and logged them in %.3f s",
 		 nblocks, SecondsBetween(start, logged), SecondsSince(logged));
+
+	WriteOverflowTids(state, tids);
 	pfree(tids);
 	pfree(labels);
 }
@@ -432,8 +467,8 @@ FlushGraph(HnswBuildState *state)
 
 /*
  * Add heaptid to an earlier element with the same vector as the one at
- * state->count, if there is one with room.  Otherwise remember the new
- * element as the one that receives later copies.  Returns true when merged.
+ * state->count, if there is one.  Otherwise remember the new element as the
+ * one that receives later copies.  Returns true when merged.
  */
 static bool
 MergeDuplicate(HnswBuildState *state, ItemPointer heaptid)
@@ -471,11 +506,15 @@ MergeDuplicate(HnswBuildState *state, ItemPointer heaptid)
 
 	extra = hash_search(state->extra_tids, &duplicate->label, HASH_ENTER, &found);
 	if (!found)
-		extra->count = 0;
-	if (extra->count == HNSW_HEAPTIDS - 1)
 	{
-		duplicate->label = state->count;
-		return false;
+		extra->count = 0;
+		extra->capacity = HNSW_HEAPTIDS - 1;
+		extra->tids = MemoryContextAlloc(state->cxt, sizeof(ItemPointerData) * extra->capacity);
+	}
+	else if (extra->count == extra->capacity)
+	{
+		extra->capacity *= 2;
+		extra->tids = repalloc_huge(extra->tids, sizeof(ItemPointerData) * extra->capacity);
 	}
 	extra->tids[extra->count++] = *heaptid;
 	return true;
@@ -602,6 +641,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	elog(DEBUG1, "hnsw build loaded %.0f tuples in %.3f s", reltuples, SecondsSince(start));
 	if (!state.on_disk)
 		FlushGraph(&state);
+	HnswConnectUnreached(index, NULL);
 
 	MemoryContextDelete(state.cxt);
 

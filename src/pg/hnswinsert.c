@@ -7,8 +7,14 @@
  * at a time.  Scans do not take that lock and see each page either before
  * or after a change, because every change is made under the page's
  * exclusive buffer lock.
+ *
+ * A vector already in the index adds its heap TID to that element
+ * (hnswheaptids.c).  A new element takes over the slot of an element that
+ * VACUUM marked dead when one fits, else goes to the insert page.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/generic_xlog.h"
 #include "storage/bufmgr.h"
@@ -16,45 +22,6 @@
 #include "utils/memutils.h"
 
 #include "hnsw.h"
-
-/*
- * Add heaptid to the element at tid if it is still live, has rows and has a
- * free slot.  Returns whether it did.
- */
-static bool
-AddHeapTid(Relation index, ItemPointer tid, ItemPointer heaptid)
-{
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
-	GenericXLogState *state;
-	Page		page;
-	HnswElementTuple etup;
-	int			free_slot = -1;
-	bool		has_rows = false;
-
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, buf, 0);
-	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
-	for (int i = 0; i < HNSW_HEAPTIDS; i++)
-	{
-		if (ItemPointerIsValid(&etup->heaptids[i]))
-			has_rows = true;
-		else if (free_slot < 0)
-			free_slot = i;
-	}
-
-	if (etup->state != HNSW_ELEMENT_LIVE || !has_rows || free_slot < 0)
-	{
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		return false;
-	}
-
-	etup->heaptids[free_slot] = *heaptid;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-	return true;
-}
 
 /* Whether the element at tid stores exactly this vector. */
 static bool
@@ -64,13 +31,139 @@ SameVector(HnswContext *ctx, ItemPointer tid, const float *vector)
 }
 
 /*
- * Write a new element tuple to the metapage's insert page, or to a new page
- * when it does not fit, and return its TID.  Also records the new insert
- * page and, when set_entry, makes the element the entry point.
+ * A dead element slot that a new element can take over: its TID, the
+ * vector pages and the heap TID chain it owns, and the metapage's next
+ * reuse_page.
+ */
+typedef struct HnswReuseSlot
+{
+	bool		found;
+	ItemPointerData tid;
+	BlockNumber vector_page;
+	BlockNumber tid_page;
+	BlockNumber next_hint;
+} HnswReuseSlot;
+
+/* Pages with dead elements an insert examines before it gives up reusing. */
+#define HNSW_REUSE_SCAN_PAGES	16
+
+/*
+ * Look for a dead element, from the metapage's reuse_page on, whose slot a
+ * tuple of size bytes can overwrite and whose vector pages are as many as
+ * the new element needs (so it takes them over).  Also works out where the
+ * next search should start: the first page that still had a dead element,
+ * or nowhere when none was left.  The caller holds the update lock, so dead
+ * elements cannot change meanwhile.
+ */
+static void
+FindReusableSlot(HnswContext *ctx, Size size, int vector_pages, HnswReuseSlot *reuse)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(ctx->index);
+	BlockNumber first_dead = InvalidBlockNumber;
+	int			dead_pages = 0;
+	BlockNumber blkno;
+
+	reuse->found = false;
+	ItemPointerSetInvalid(&reuse->tid);
+	reuse->vector_page = InvalidBlockNumber;
+	reuse->tid_page = InvalidBlockNumber;
+	reuse->next_hint = ctx->meta.reuse_page;
+	if (!BlockNumberIsValid(ctx->meta.reuse_page))
+		return;
+
+	for (blkno = ctx->meta.reuse_page; blkno < nblocks && !reuse->found; blkno++)
+	{
+		Buffer		buf = ReadBuffer(ctx->index, blkno);
+		Page		page;
+		bool		has_dead = false;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
+		{
+			Size		room = PageGetExactFreeSpace(page);
+
+			for (OffsetNumber off = FirstOffsetNumber;
+				 off <= PageGetMaxOffsetNumber(page) && !reuse->found; off++)
+			{
+				ItemId		itemid = PageGetItemId(page, off);
+				HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, itemid);
+
+				if (etup->state != HNSW_ELEMENT_DEAD)
+					continue;
+				has_dead = true;
+				if (HnswVectorPages(ctx->m, etup->level, ctx->dims) != vector_pages ||
+					MAXALIGN(size) > MAXALIGN(ItemIdGetLength(itemid)) + room)
+					continue;
+				reuse->found = true;
+				ItemPointerSet(&reuse->tid, blkno, off);
+				reuse->vector_page = etup->vector_page;
+				reuse->tid_page = etup->tid_page;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+
+		if (has_dead)
+		{
+			if (!BlockNumberIsValid(first_dead))
+				first_dead = blkno;
+			if (++dead_pages >= HNSW_REUSE_SCAN_PAGES)
+				break;
+		}
+	}
+
+	/* Having scanned to the end without a dead element, nothing is left. */
+	reuse->next_hint = first_dead;
+}
+
+/*
+ * Copy the leading count floats of vector into the vector pages of a dead
+ * element that the new element takes over.  Each page is logged on its
+ * own; a crash in between leaves the dead element with a mixed vector,
+ * which nothing reads.
+ */
+static void
+RewriteVectorChain(Relation index, BlockNumber first, const float *vector, int count)
+{
+	Size		remaining = sizeof(float) * count;
+	const char *src = (const char *) vector;
+	BlockNumber blkno = first;
+
+	while (remaining > 0)
+	{
+		Buffer		buf;
+		GenericXLogState *state;
+		Page		page;
+		Size		chunk = Min(remaining, HNSW_PAGE_CAPACITY);
+
+		if (!BlockNumberIsValid(blkno))
+			elog(ERROR, "hnsw vector chain of index \"%s\" ends early",
+				 RelationGetRelationName(index));
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		if (HnswPageGetOpaque(page)->page_type != HNSW_PAGE_VECTOR)
+			elog(ERROR, "hnsw block %u of index \"%s\" is not a vector page",
+				 blkno, RelationGetRelationName(index));
+		memcpy(PageGetContents(page), src, chunk);
+		blkno = HnswPageGetOpaque(page)->next;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+		src += chunk;
+		remaining -= chunk;
+	}
+}
+
+/*
+ * Write a new element tuple over the dead element in reuse, or else to the
+ * metapage's insert page, or to a new page when it does not fit there, and
+ * return its TID.  Also records the new insert page and reuse page and,
+ * when set_entry, makes the element the entry point.
  */
 static void
 PlaceElement(HnswContext *ctx, HnswElementTuple etup, Size size, bool set_entry,
-			 ItemPointer result)
+			 const HnswReuseSlot *reuse, ItemPointer result)
 {
 	Relation	index = ctx->index;
 	Buffer		metabuf;
@@ -90,37 +183,54 @@ PlaceElement(HnswContext *ctx, HnswElementTuple etup, Size size, bool set_entry,
 	state = GenericXLogStart(index);
 	metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
 	meta = HnswPageGetMeta(metapage);
+	meta->reuse_page = reuse->next_hint;
 
-	if (BlockNumberIsValid(insert_page))
+	if (reuse->found)
 	{
-		buf = ReadBuffer(index, insert_page);
+		buf = ReadBuffer(index, ItemPointerGetBlockNumber(&reuse->tid));
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		if (PageGetFreeSpace(BufferGetPage(buf)) < size)
+		page = GenericXLogRegisterBuffer(state, buf, 0);
+		offset = ItemPointerGetOffsetNumber(&reuse->tid);
+		if (HnswGetElementTuple(page, offset)->state != HNSW_ELEMENT_DEAD ||
+			!PageIndexTupleOverwrite(page, offset, (Item) etup, size))
+			elog(ERROR, "failed to reuse hnsw element (%u,%u) of index \"%s\"",
+				 ItemPointerGetBlockNumber(&reuse->tid), offset,
+				 RelationGetRelationName(index));
+		*result = reuse->tid;
+	}
+	else
+	{
+		if (BlockNumberIsValid(insert_page))
 		{
-			UnlockReleaseBuffer(buf);
-			buf = InvalidBuffer;
+			buf = ReadBuffer(index, insert_page);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			if (PageGetFreeSpace(BufferGetPage(buf)) < size)
+			{
+				UnlockReleaseBuffer(buf);
+				buf = InvalidBuffer;
+			}
 		}
-	}
 
-	if (!BufferIsValid(buf))
-	{
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		new_page = true;
-	}
+		if (!BufferIsValid(buf))
+		{
+			buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			new_page = true;
+		}
 
-	page = GenericXLogRegisterBuffer(state, buf, new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
-	if (new_page)
-	{
-		HnswInitPage(page, HNSW_PAGE_ELEMENT);
-		meta->insert_page = BufferGetBlockNumber(buf);
-	}
+		page = GenericXLogRegisterBuffer(state, buf, new_page ? GENERIC_XLOG_FULL_IMAGE : 0);
+		if (new_page)
+		{
+			HnswInitPage(page, HNSW_PAGE_ELEMENT);
+			meta->insert_page = BufferGetBlockNumber(buf);
+		}
 
-	offset = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
-	if (offset == InvalidOffsetNumber)
-		elog(ERROR, "failed to add element tuple to hnsw index \"%s\"",
-			 RelationGetRelationName(index));
-	ItemPointerSet(result, BufferGetBlockNumber(buf), offset);
+		offset = PageAddItem(page, (Item) etup, size, InvalidOffsetNumber, false, false);
+		if (offset == InvalidOffsetNumber)
+			elog(ERROR, "failed to add element tuple to hnsw index \"%s\"",
+				 RelationGetRelationName(index));
+		ItemPointerSet(result, BufferGetBlockNumber(buf), offset);
+	}
 
 	if (set_entry)
 	{
@@ -203,7 +313,7 @@ HnswRebuildNeighbors(HnswContext *ctx, ItemPointer tid, int level,
 
 		/* Drop links to deleted and dead elements while at it. */
 		HnswLoadNeighbors(ctx, &candidate.tid, -1, NULL, &info);
-		if (info.state != HNSW_ELEMENT_LIVE || info.nheaptids == 0)
+		if (info.state != HNSW_ELEMENT_LIVE || !HnswInfoHasRows(&info))
 			continue;
 
 		candidate.distance = sim_hnsw_distance(ctx->distance, base,
@@ -316,12 +426,15 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	Size		size;
 	HnswCandidate *entries;
 	int			nentries;
+	double		self_distance;
+	HnswReuseSlot reuse;
 
 	LockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	HnswInitContext(&ctx, index, true);
 
 	level = HnswRandomLevel(ctx.m);
 	top = Min(level, ctx.meta.entry_level);
+	self_distance = sim_hnsw_distance(ctx.distance, vector, vector, ctx.dims);
 	selected = palloc0(sizeof(HnswCandidate *) * (level + 1));
 	nselected = palloc0(sizeof(int) * (level + 1));
 
@@ -330,7 +443,7 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 		/* Find the neighbours of every level from the top down. */
 		entry.tid = ctx.meta.entry;
 		entry.distance = HnswElementDistance(&ctx, &entry.tid, vector, &info);
-		entry.has_rows = info.nheaptids > 0;
+		entry.has_rows = HnswInfoHasRows(&info);
 		entry = HnswGreedyDescend(&ctx, vector, entry, ctx.meta.entry_level, top);
 		entries = &entry;
 		nentries = 1;
@@ -345,11 +458,17 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 			found = HnswSearchLayer(&ctx, vector, entries, nentries,
 									ctx.meta.ef_construction, l, &nfound);
 
-			/* An identical vector shares an element when one has room. */
-			for (int i = 0; l == 0 && i < nfound && found[i].distance == 0; i++)
+			/*
+			 * An identical vector shares its element, however many rows hold
+			 * it.  Its distance to the query is the vector's distance to
+			 * itself (zero except for inner product), up to rounding.
+			 */
+			for (int i = 0; l == 0 && i < nfound; i++)
 			{
-				if (found[i].has_rows && SameVector(&ctx, &found[i].tid, vector) &&
-					AddHeapTid(index, &found[i].tid, heaptid))
+				if (found[i].has_rows &&
+					fabs(found[i].distance - self_distance) <= 1e-3 * (1.0 + fabs(self_distance)) &&
+					SameVector(&ctx, &found[i].tid, vector) &&
+					HnswAddHeapTids(index, &found[i].tid, heaptid, 1, true))
 				{
 					UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 					MemoryContextSwitchTo(old);
@@ -377,6 +496,8 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	etup = palloc0(size);
 	etup->level = level;
 	etup->state = HNSW_ELEMENT_LIVE;
+	etup->flags = 0;
+	etup->tid_page = InvalidBlockNumber;
 	etup->heaptids[0] = *heaptid;
 	for (int i = 1; i < HNSW_HEAPTIDS; i++)
 		ItemPointerSetInvalid(&etup->heaptids[i]);
@@ -394,10 +515,23 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	}
 	memcpy(HnswElementVectorPointer(etup, ctx.m), vector + chain, sizeof(float) * inline_floats);
 	etup->vector_page = InvalidBlockNumber;
-	if (chain > 0)
+
+	/*
+	 * Take over the slot of a dead element if one fits, with its vector
+	 * pages and its (empty) heap TID chain; else write new vector pages.
+	 */
+	FindReusableSlot(&ctx, size, HnswVectorPages(ctx.m, level, ctx.dims), &reuse);
+	if (reuse.found)
+	{
+		etup->tid_page = reuse.tid_page;
+		etup->vector_page = reuse.vector_page;
+		if (chain > 0)
+			RewriteVectorChain(index, reuse.vector_page, vector, chain);
+	}
+	else if (chain > 0)
 		HnswWriteVectorChain(index, vector, chain, &etup->vector_page, true);
 
-	PlaceElement(&ctx, etup, size, level > ctx.meta.entry_level, &new_tid);
+	PlaceElement(&ctx, etup, size, level > ctx.meta.entry_level, &reuse, &new_tid);
 
 	/*
 	 * Link the neighbours back to the new element.  If the selection

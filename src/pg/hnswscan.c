@@ -41,12 +41,14 @@ typedef struct HnswScanOpaqueData
 	int			next_result;
 	HTAB	   *returned;		/* element TIDs returned already */
 
-	ItemPointerData pending[HNSW_HEAPTIDS];	/* heap TIDs of one element */
+	ItemPointerData *pending;	/* heap TIDs of one element, in round_cxt
+								 * or walk_cxt */
 	int			npending;
 	int			next_pending;
 
 	BlockNumber walk_block;		/* full walk position */
 	OffsetNumber walk_offset;
+	MemoryContext walk_cxt;		/* reset for every element of a full walk */
 } HnswScanOpaqueData;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
@@ -80,6 +82,9 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	MemoryContextReset(so->cxt);
 	so->round_cxt = AllocSetContextCreate(so->cxt, "hnsw scan round",
 										  ALLOCSET_DEFAULT_SIZES);
+	so->walk_cxt = AllocSetContextCreate(so->cxt, "hnsw scan walk",
+										 ALLOCSET_DEFAULT_SIZES);
+	so->pending = NULL;
 	so->query = NULL;
 	so->started = false;
 	so->exhausted = false;
@@ -149,13 +154,16 @@ SearchRound(IndexScanDesc scan)
 	so->results = NULL;
 	so->nresults = 0;
 	so->next_result = 0;
+	so->pending = NULL;
+	so->npending = 0;
+	so->next_pending = 0;
 
 	HnswInitContext(&ctx, scan->indexRelation, false);
 	if (ItemPointerIsValid(&ctx.meta.entry))
 	{
 		entry.tid = ctx.meta.entry;
 		entry.distance = HnswElementDistance(&ctx, &entry.tid, so->query, &info);
-		entry.has_rows = info.nheaptids > 0;
+		entry.has_rows = HnswInfoHasRows(&info);
 		entry = HnswGreedyDescend(&ctx, so->query, entry, ctx.meta.entry_level, 0);
 		so->results = HnswSearchLayer(&ctx, so->query, &entry, 1, so->ef, 0, &so->nresults);
 	}
@@ -173,6 +181,7 @@ NextSearchResult(IndexScanDesc scan)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	HnswContext ctx;
+	MemoryContext old;
 
 	ctx.index = scan->indexRelation;
 	ctx.m = so->meta.m;
@@ -190,12 +199,14 @@ NextSearchResult(IndexScanDesc scan)
 
 		/* Read the heap TIDs now: they may have changed since the search. */
 		HnswLoadNeighbors(&ctx, &candidate->tid, -1, NULL, &info);
-		if (info.state != HNSW_ELEMENT_LIVE || info.nheaptids == 0)
+		if (info.state != HNSW_ELEMENT_LIVE || !HnswInfoHasRows(&info))
 			continue;
-		memcpy(so->pending, info.heaptids, sizeof(ItemPointerData) * info.nheaptids);
-		so->npending = info.nheaptids;
+		old = MemoryContextSwitchTo(so->round_cxt);
+		so->pending = HnswCollectHeapTids(scan->indexRelation, &info, &so->npending);
+		MemoryContextSwitchTo(old);
 		so->next_pending = 0;
-		return true;
+		if (so->npending > 0)
+			return true;
 	}
 	return false;
 }
@@ -207,11 +218,17 @@ NextWalkElement(IndexScanDesc scan)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	Relation	index = scan->indexRelation;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	MemoryContext old;
 
+	MemoryContextReset(so->walk_cxt);
+	so->pending = NULL;
+	so->npending = 0;
+	so->next_pending = 0;
 	while (so->walk_block < nblocks)
 	{
 		Buffer		buf = ReadBuffer(index, so->walk_block);
 		Page		page;
+		HnswElementInfo info;
 		bool		found = false;
 
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -222,19 +239,28 @@ NextWalkElement(IndexScanDesc scan)
 			{
 				HnswElementTuple etup = HnswGetElementTuple(page, so->walk_offset++);
 
-				so->npending = 0;
-				so->next_pending = 0;
 				if (etup->state != HNSW_ELEMENT_LIVE)
 					continue;
+				info.nheaptids = 0;
 				for (int i = 0; i < HNSW_HEAPTIDS; i++)
 					if (ItemPointerIsValid(&etup->heaptids[i]))
-						so->pending[so->npending++] = etup->heaptids[i];
-				found = so->npending > 0;
+						info.heaptids[info.nheaptids++] = etup->heaptids[i];
+				info.overflow = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
+				info.tid_page = etup->tid_page;
+				found = HnswInfoHasRows(&info);
 			}
 		}
 		UnlockReleaseBuffer(buf);
 		if (found)
-			return true;
+		{
+			/* The overflow chain is read after the element page's lock is released. */
+			old = MemoryContextSwitchTo(so->walk_cxt);
+			so->pending = HnswCollectHeapTids(index, &info, &so->npending);
+			MemoryContextSwitchTo(old);
+			if (so->npending > 0)
+				return true;
+			continue;
+		}
 		so->walk_block++;
 		so->walk_offset = FirstOffsetNumber;
 		CHECK_FOR_INTERRUPTS();

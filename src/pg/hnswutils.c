@@ -253,6 +253,8 @@ CopyElementInfo(HnswElementTuple etup, HnswElementInfo *info)
 	for (int i = 0; i < HNSW_HEAPTIDS; i++)
 		if (ItemPointerIsValid(&etup->heaptids[i]))
 			info->heaptids[info->nheaptids++] = etup->heaptids[i];
+	info->overflow = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
+	info->tid_page = etup->tid_page;
 }
 
 /* Read the first count floats of a vector from its chain of vector pages. */
@@ -437,7 +439,7 @@ ElementDistance(HnswContext *ctx, ItemPointer tid, const float *query, int *stat
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
 	*state = etup->state;
-	*has_rows = false;
+	*has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
 	for (int i = 0; i < HNSW_HEAPTIDS && !*has_rows; i++)
 		*has_rows = ItemPointerIsValid(&etup->heaptids[i]);
 	chain = ctx->dims - HnswInlineFloats(ctx->m, etup->level, ctx->dims);

@@ -11,13 +11,15 @@
  * elements.  Every live element that links to one gets that level's list
  * chosen again from its other neighbours plus the neighbours of the deleted
  * ones.  If the entry point was deleted, the live element with the highest
- * level replaces it.  Then the deleted elements are marked dead.  Last, a live
- * element that no longer has any incoming link at level 0 gets one from
- * its nearest neighbour, so that every row stays reachable.
+ * level replaces it.  Then the deleted elements are marked dead.  Last, every
+ * live element that level 0 no longer reaches from the entry point gets a
+ * link from its nearest reached element (hnswreach.c), so that every row
+ * stays findable.
  *
- * NOTE: dead elements keep their space; only REINDEX reclaims it.  Reusing
- * it would need scans to hold a lock that VACUUM waits for, so that no scan
- * still follows a link to a reused slot.
+ * Dead elements keep their slots, and the metapage's reuse_page points at
+ * the first page that contains one.  Inserts overwrite them (hnswinsert.c),
+ * so an index under steady churn stops growing.  Overflow chains of heap
+ * TIDs stay attached to their slot and are emptied here like inline TIDs.
  */
 #include "postgres.h"
 
@@ -37,7 +39,34 @@ TidKey(ItemPointer tid)
 	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) | ItemPointerGetOffsetNumber(tid);
 }
 
-/* Pass 1: drop dead heap TIDs from every element. */
+/* Invalidate the heap TIDs among slots that the callback reports dead. */
+static bool
+RemoveDeadSlots(ItemPointerData *slots, int nslots, IndexBulkDeleteResult *stats,
+				IndexBulkDeleteCallback callback, void *callback_state)
+{
+	bool		changed = false;
+
+	for (int i = 0; i < nslots; i++)
+	{
+		if (!ItemPointerIsValid(&slots[i]))
+			continue;
+		if (callback(&slots[i], callback_state))
+		{
+			ItemPointerSetInvalid(&slots[i]);
+			stats->tuples_removed++;
+			changed = true;
+		}
+		else
+			stats->num_index_tuples++;
+	}
+	return changed;
+}
+
+/*
+ * Pass 1: drop dead heap TIDs from every element and every overflow page.
+ * Pages are locked one at a time, so an insert that locks an element's page
+ * and then a chain page never waits in reverse order with this pass.
+ */
 static void
 RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			   IndexBulkDeleteCallback callback, void *callback_state)
@@ -51,11 +80,13 @@ RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		Page		page;
 		GenericXLogState *state;
 		bool		changed = false;
+		uint16		page_type;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		if (HnswPageGetOpaque(BufferGetPage(buf))->page_type != HNSW_PAGE_ELEMENT)
+		page_type = HnswPageGetOpaque(BufferGetPage(buf))->page_type;
+		if (page_type != HNSW_PAGE_ELEMENT && page_type != HNSW_PAGE_HEAPTIDS)
 		{
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -63,24 +94,18 @@ RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, buf, 0);
-		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		if (page_type == HNSW_PAGE_HEAPTIDS)
+			changed = RemoveDeadSlots(HnswPageGetHeapTids(page), HNSW_PAGE_HEAPTID_SLOTS,
+									  stats, callback, callback_state);
+		else
 		{
-			HnswElementTuple etup = HnswGetElementTuple(page, off);
-
-			if (etup->state != HNSW_ELEMENT_LIVE)
-				continue;
-			for (int i = 0; i < HNSW_HEAPTIDS; i++)
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
-				if (!ItemPointerIsValid(&etup->heaptids[i]))
-					continue;
-				if (callback(&etup->heaptids[i], callback_state))
-				{
-					ItemPointerSetInvalid(&etup->heaptids[i]);
-					stats->tuples_removed++;
-					changed = true;
-				}
-				else
-					stats->num_index_tuples++;
+				HnswElementTuple etup = HnswGetElementTuple(page, off);
+
+				if (etup->state == HNSW_ELEMENT_LIVE)
+					changed |= RemoveDeadSlots(etup->heaptids, HNSW_HEAPTIDS,
+											   stats, callback, callback_state);
 			}
 		}
 
@@ -92,9 +117,62 @@ RemoveHeapTids(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	}
 }
 
+/* Whether the overflow chain starting at blkno contains any heap TID. */
+static bool
+ChainHasRows(Relation index, BlockNumber blkno, BufferAccessStrategy strategy)
+{
+	bool		has_rows = false;
+
+	while (BlockNumberIsValid(blkno) && !has_rows)
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+		Page		page;
+		ItemPointerData *slots;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		slots = HnswPageGetHeapTids(page);
+		for (int i = 0; i < HNSW_PAGE_HEAPTID_SLOTS && !has_rows; i++)
+			has_rows = ItemPointerIsValid(&slots[i]);
+		blkno = HnswPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return has_rows;
+}
+
 /*
- * Collect the deleted elements (live, no heap TIDs) into a hash table and
- * find the live element with the highest level.  Returns the number found.
+ * Clear the overflow flag of the element at tid, whose chain is empty.  The
+ * caller holds the update lock, so no insert can add a heap TID meanwhile.
+ */
+static void
+ClearOverflow(Relation index, ItemPointer tid)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	GenericXLogState *state;
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid))->flags &= ~HNSW_ELEMENT_OVERFLOW;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+/* A live element with an overflow chain in use, seen by CollectDeleted. */
+typedef struct OverflowElement
+{
+	ItemPointerData tid;
+	BlockNumber tid_page;
+	int			level;
+	bool		inline_rows;	/* it has inline heap TIDs */
+} OverflowElement;
+
+/*
+ * Collect the deleted elements (live, no heap TIDs inline or in their
+ * overflow chain) into a hash table and find the live element with the
+ * highest level.  Clears the overflow flag of emptied chains.  The caller
+ * holds the update lock.  Returns the number found.
  */
 static int
 CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
@@ -102,6 +180,8 @@ CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	int			count = 0;
+	OverflowElement *overflow = NULL;
+	int			noverflow;
 
 	ItemPointerSetInvalid(best);
 	*best_level = -1;
@@ -114,8 +194,10 @@ CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		noverflow = 0;
 		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
 		{
+			overflow = palloc(sizeof(OverflowElement) * PageGetMaxOffsetNumber(page));
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
 				HnswElementTuple etup = HnswGetElementTuple(page, off);
@@ -127,6 +209,15 @@ CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
 				ItemPointerSet(&tid, blkno, off);
 				for (int i = 0; i < HNSW_HEAPTIDS; i++)
 					has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
+				if (etup->flags & HNSW_ELEMENT_OVERFLOW)
+				{
+					/* Check the chain after the page's lock is released. */
+					overflow[noverflow].tid = tid;
+					overflow[noverflow].tid_page = etup->tid_page;
+					overflow[noverflow].level = etup->level;
+					overflow[noverflow++].inline_rows = has_rows;
+					continue;
+				}
 				if (!has_rows)
 				{
 					uint64		key = TidKey(&tid);
@@ -142,6 +233,39 @@ CollectDeleted(Relation index, HTAB *deleted, ItemPointer best, int *best_level,
 			}
 		}
 		UnlockReleaseBuffer(buf);
+
+		/*
+		 * An element whose overflow chain has been emptied loses its flag.
+		 * It is then deleted if it has no inline heap TID either.
+		 */
+		for (int i = 0; i < noverflow; i++)
+		{
+			OverflowElement *element = &overflow[i];
+			bool		has_rows = element->inline_rows;
+
+			if (!ChainHasRows(index, element->tid_page, strategy))
+				ClearOverflow(index, &element->tid);
+			else
+				has_rows = true;
+
+			if (!has_rows)
+			{
+				uint64		key = TidKey(&element->tid);
+
+				hash_search(deleted, &key, HASH_ENTER, NULL);
+				count++;
+			}
+			else if (element->level > *best_level)
+			{
+				*best = element->tid;
+				*best_level = element->level;
+			}
+		}
+		if (overflow != NULL)
+		{
+			pfree(overflow);
+			overflow = NULL;
+		}
 	}
 	return count;
 }
@@ -197,12 +321,19 @@ RepairElement(HnswContext *ctx, HTAB *deleted, ItemPointer tid, int level)
 	pfree(second);
 }
 
-/* Mark every deleted element dead. */
+/*
+ * Mark every deleted element dead, then point the metapage's reuse_page at
+ * the first page with a dead element, so that inserts reuse the slots.
+ */
 static void
 MarkDead(Relation index, HTAB *deleted)
 {
 	HASH_SEQ_STATUS status;
 	uint64	   *key;
+	BlockNumber first = InvalidBlockNumber;
+	Buffer		metabuf;
+	GenericXLogState *state;
+	HnswMetaPage meta;
 
 	hash_seq_init(&status, deleted);
 	while ((key = hash_seq_search(&status)) != NULL)
@@ -219,7 +350,17 @@ MarkDead(Relation index, HTAB *deleted)
 		HnswGetElementTuple(page, off)->state = HNSW_ELEMENT_DEAD;
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buf);
+		first = Min(first, blkno);
 	}
+
+	/* InvalidBlockNumber is the largest block number, so Min keeps valid ones. */
+	metabuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	meta = HnswPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+	meta->reuse_page = Min(meta->reuse_page, first);
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
 }
 
 /* Point the metapage at a new entry point (or none). */
@@ -237,130 +378,6 @@ SetEntryPoint(Relation index, ItemPointer entry, int level)
 	meta->entry_level = level;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
-}
-
-typedef struct InDegreeEntry
-{
-	uint64		key;
-	int			count;
-	int			level;
-	bool		has_rows;
-} InDegreeEntry;
-
-/*
- * Give every live element with rows but without incoming links at level 0
- * (other than the entry point) a link from its nearest neighbour.  The
- * caller holds the update lock.
- */
-static void
-ReconnectOrphans(Relation index, BufferAccessStrategy strategy, MemoryContext element_cxt)
-{
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	HASHCTL		hctl;
-	HTAB	   *indegree;
-	HASH_SEQ_STATUS status;
-	InDegreeEntry *entry;
-	HnswMetaPageData meta;
-
-	hctl.keysize = sizeof(uint64);
-	hctl.entrysize = sizeof(InDegreeEntry);
-	hctl.hcxt = CurrentMemoryContext;
-	indegree = hash_create("hnsw in-degree", 1024, &hctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	HnswReadMeta(index, &meta);
-
-	/* Count incoming level-0 links from live elements. */
-	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
-	{
-		Buffer		buf;
-		Page		page;
-
-		vacuum_delay_point();
-		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (HnswPageGetOpaque(page)->page_type == HNSW_PAGE_ELEMENT)
-		{
-			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
-			{
-				HnswElementTuple etup = HnswGetElementTuple(page, off);
-				ItemPointerData tid;
-				uint64		key;
-				bool		found;
-
-				if (etup->state != HNSW_ELEMENT_LIVE)
-					continue;
-				ItemPointerSet(&tid, blkno, off);
-				key = TidKey(&tid);
-				entry = hash_search(indegree, &key, HASH_ENTER, &found);
-				if (!found)
-					entry->count = 0;
-				entry->level = etup->level;
-				entry->has_rows = false;
-				for (int i = 0; i < HNSW_HEAPTIDS; i++)
-					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
-
-				for (int i = 0; i < HnswLayerM(meta.m, 0); i++)
-				{
-					if (!ItemPointerIsValid(&etup->neighbors[i]))
-						continue;
-					key = TidKey(&etup->neighbors[i]);
-					entry = hash_search(indegree, &key, HASH_ENTER, &found);
-					if (!found)
-					{
-						entry->count = 0;
-						entry->level = -1;
-						entry->has_rows = false;
-					}
-					entry->count++;
-				}
-			}
-		}
-		UnlockReleaseBuffer(buf);
-	}
-
-	hash_seq_init(&status, indegree);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		ItemPointerData tid;
-		MemoryContext prev;
-		HnswContext ctx;
-		ItemPointerData *neighbors;
-		int			count;
-		float	   *vector;
-		double		best_distance = 0;
-		int			best = -1;
-
-		if (entry->count > 0 || !entry->has_rows || entry->level < 0)
-			continue;
-		ItemPointerSet(&tid, (BlockNumber) (entry->key >> 16), (OffsetNumber) (entry->key & 0xFFFF));
-		if (ItemPointerEquals(&tid, &meta.entry))
-			continue;
-
-		/* Link from the nearest of its own neighbours. */
-		prev = MemoryContextSwitchTo(element_cxt);
-		HnswInitContext(&ctx, index, true);
-		neighbors = palloc(sizeof(ItemPointerData) * HnswLayerM(ctx.m, 0));
-		count = HnswLoadNeighbors(&ctx, &tid, 0, neighbors, NULL);
-		vector = HnswLoadVector(&ctx, &tid);
-		for (int i = 0; i < count; i++)
-		{
-			double		distance = sim_hnsw_distance(ctx.distance, vector,
-													 HnswLoadVector(&ctx, &neighbors[i]),
-													 ctx.dims);
-
-			if (best < 0 || distance < best_distance)
-			{
-				best = i;
-				best_distance = distance;
-			}
-		}
-		/* NOTE: an orphan without neighbours of its own stays unreachable. */
-		if (best >= 0)
-			HnswForceLink(&ctx, &neighbors[best], &tid);
-		MemoryContextSwitchTo(prev);
-		MemoryContextReset(element_cxt);
-	}
-	hash_destroy(indegree);
 }
 
 /* Pass 2: unlink the deleted elements, under the update lock. */
@@ -447,7 +464,7 @@ RepairGraph(IndexVacuumInfo *info)
 		SetEntryPoint(index, &best, best_level);
 
 	MarkDead(index, deleted);
-	ReconnectOrphans(index, info->strategy, element_cxt);
+	HnswConnectUnreached(index, info->strategy);
 
 	UnlockPage(index, HNSW_UPDATE_LOCK, ExclusiveLock);
 	MemoryContextSwitchTo(old);
@@ -474,7 +491,17 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (stats == NULL)
 	{
-		/* No bulk delete ran: report the size, leave the count estimated. */
+		/*
+		 * No bulk delete ran, so inserts alone changed the graph since the
+		 * last VACUUM (autovacuum runs this on insert-only tables).  Inserts
+		 * can cut an element off when they choose a neighbour's list again,
+		 * so link such elements back in.
+		 */
+		LockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+		HnswConnectUnreached(info->index, info->strategy);
+		UnlockPage(info->index, HNSW_UPDATE_LOCK, ExclusiveLock);
+
+		/* Report the size, leave the count estimated. */
 		stats = palloc0(sizeof(IndexBulkDeleteResult));
 		stats->num_index_tuples = info->num_heap_tuples;
 		stats->estimated_count = info->estimated_count;

@@ -5,8 +5,9 @@
  * Checked: the metapage (magic, version, options); every page's type; every
  * element's level, state and neighbour TIDs (each points to an element
  * tuple of high enough level, never to itself, never twice in one list,
- * and never from a live element to a dead one); vector chains; and the entry
- * point (valid, live, of the highest live level).  Each violation is
+ * and never from a live element to a dead one); vector chains; overflow
+ * chains of heap TIDs (each heap TID page in exactly one element's chain);
+ * and the entry point (valid, live, of the highest live level).  Each violation is
  * reported as a WARNING and makes the function return false.  Live
  * elements that cannot be reached from the entry point at level 0 are
  * counted in a NOTICE but are not a violation: the graph is approximate.
@@ -34,6 +35,7 @@ typedef struct VerifyEntry
 	int			state;
 	bool		has_rows;
 	bool		reached;
+	BlockNumber tid_page;		/* first overflow page, or invalid */
 } VerifyEntry;
 
 static inline uint64
@@ -63,9 +65,14 @@ CollectElements(Relation index, const HnswMetaPageData *meta, HTAB *elements,
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		opaque = HnswPageGetOpaque(page);
-		if (PageIsNew(page) || opaque->page_id != HNSW_PAGE_ID ||
-			(opaque->page_type != HNSW_PAGE_ELEMENT && opaque->page_type != HNSW_PAGE_VECTOR))
-			VIOLATION("block %u is not an hnsw element or vector page", blkno);
+		if (PageIsNew(page))
+		{
+			/* Left by an extension that a crash cut short; never linked. */
+		}
+		else if (opaque->page_id != HNSW_PAGE_ID ||
+				 (opaque->page_type != HNSW_PAGE_ELEMENT && opaque->page_type != HNSW_PAGE_VECTOR &&
+				  opaque->page_type != HNSW_PAGE_HEAPTIDS))
+			VIOLATION("block %u is not an hnsw element, vector or heap TID page", blkno);
 		else if (opaque->page_type == HNSW_PAGE_ELEMENT)
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
@@ -83,10 +90,18 @@ CollectElements(Relation index, const HnswMetaPageData *meta, HTAB *elements,
 				entry = hash_search(elements, &key, HASH_ENTER, NULL);
 				entry->level = etup->level;
 				entry->state = etup->state;
-				entry->has_rows = false;
+				entry->has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
 				entry->reached = false;
+				entry->tid_page = etup->tid_page;
 				for (int i = 0; i < HNSW_HEAPTIDS; i++)
 					entry->has_rows |= ItemPointerIsValid(&etup->heaptids[i]);
+
+				if ((etup->flags & HNSW_ELEMENT_OVERFLOW) && !BlockNumberIsValid(etup->tid_page))
+					VIOLATION("element (%u,%u) has heap TIDs in an overflow chain but no chain",
+							  blkno, off);
+				if (etup->state == HNSW_ELEMENT_DEAD && (etup->flags & HNSW_ELEMENT_OVERFLOW))
+					VIOLATION("dead element (%u,%u) still has heap TIDs in its overflow chain",
+							  blkno, off);
 
 				if (etup->level > HnswMaxLevel(meta->m) ||
 					size != HnswElementTupleSize(meta->m, etup->level, inline_floats))
@@ -180,6 +195,65 @@ CheckNeighbors(Relation index, const HnswMetaPageData *meta, HTAB *elements)
 	return ok;
 }
 
+/*
+ * Check the overflow chains of heap TIDs: every chain page is a heap TID
+ * page, belongs to exactly one element's chain, and every heap TID page
+ * belongs to a chain.
+ */
+static bool
+CheckHeapTidChains(Relation index, HTAB *elements)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	uint8	   *owner = palloc_extended(nblocks, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	HASH_SEQ_STATUS status;
+	VerifyEntry *entry;
+	bool		ok = true;
+
+	/* owner[blkno]: 1 for a heap TID page, 2 once a chain has claimed it */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && HnswPageGetOpaque(page)->page_type == HNSW_PAGE_HEAPTIDS)
+			owner[blkno] = 1;
+		UnlockReleaseBuffer(buf);
+	}
+
+	hash_seq_init(&status, elements);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		BlockNumber blkno = entry->tid_page;
+
+		while (BlockNumberIsValid(blkno))
+		{
+			Buffer		buf;
+
+			if (blkno >= nblocks || owner[blkno] != 1)
+			{
+				VIOLATION("element (%u,%u) has a heap TID chain through block %u, which is %s",
+						  (BlockNumber) (entry->key >> 16), (OffsetNumber) (entry->key & 0xFFFF),
+						  blkno, blkno >= nblocks || owner[blkno] == 0 ?
+						  "not a heap TID page" : "in another chain");
+				break;
+			}
+			owner[blkno] = 2;
+			buf = ReadBuffer(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			blkno = HnswPageGetOpaque(BufferGetPage(buf))->next;
+			UnlockReleaseBuffer(buf);
+		}
+	}
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+		if (owner[blkno] == 1)
+			VIOLATION("heap TID page %u belongs to no element", blkno);
+	pfree(owner);
+	return ok;
+}
+
 /* Count the live elements with rows that level 0 cannot reach from entry. */
 static int64
 CountUnreached(Relation index, const HnswMetaPageData *meta, HTAB *elements)
@@ -269,6 +343,7 @@ hnsw_verify(PG_FUNCTION_ARGS)
 
 	ok &= CollectElements(index, &meta, elements, &max_live_level);
 	ok &= CheckNeighbors(index, &meta, elements);
+	ok &= CheckHeapTidChains(index, elements);
 
 	if (ItemPointerIsValid(&meta.entry))
 	{

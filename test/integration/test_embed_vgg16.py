@@ -3,11 +3,13 @@
 Exports one seeded-random VGG16 (about 10 s, 528 MB in a temporary folder)
 and checks, on real photos:
 - the model alone on the same input tensor: cosine >= 0.9999 in fp32 and
-  >= 0.995 in bf16 (the core driver similarity-embed --input-raw);
+  >= 0.995 in bf16 (the core driver similarity-embed --input-raw), with
+  the Winograd convolutions (conv algorithm auto) and without (direct);
 - the whole pipeline from the same JPEG and PNG bytes: vgg_embed against
   PIL + torchvision transforms + the model in Python, cosine >= 0.995 fp32;
 - the array form equals the single form, and similarity_model_info's
-  version changes when the manifest changes.
+  version changes when the manifest changes, and similarity.conv_algorithm
+  switches the backend's convolutions.
 """
 
 import atexit
@@ -58,14 +60,16 @@ driver = os.path.join(SRC_DIR, "similarity-embed")
 if not os.path.exists(driver):
     driver = os.path.join(os.environ.get("SIM_BUILD_DIR", "build"), "similarity-embed")
 for precision, threshold in (("fp32", 0.9999), ("bf16", 0.995)):
-    output = subprocess.run([driver, "--model-dir", model_dir, "--precision", precision,
-                             "--input-raw", tensor_file, "--output", "raw"],
-                            check=True, capture_output=True).stdout
-    ours = np.frombuffer(output, dtype=np.float32).reshape(len(photos), -1)
-    for (name, _), row, ref in zip(photos, ours, reference):
-        similarity = cosine(row, ref)
-        print(f"model alone {precision}: {similarity:.6f} {name}")
-        assert similarity >= threshold, (precision, name, similarity)
+    for algorithm in ("auto", "direct"):
+        output = subprocess.run([driver, "--model-dir", model_dir, "--precision", precision,
+                                 "--conv-algorithm", algorithm, "--input-raw", tensor_file,
+                                 "--output", "raw"],
+                                check=True, capture_output=True).stdout
+        ours = np.frombuffer(output, dtype=np.float32).reshape(len(photos), -1)
+        for (name, _), row, ref in zip(photos, ours, reference):
+            similarity = cosine(row, ref)
+            print(f"model alone {precision} {algorithm}: {similarity:.8f} {name}")
+            assert similarity >= threshold, (precision, algorithm, name, similarity)
 
 # ---- the whole pipeline through SQL ---------------------------------------
 with Cluster("embed-vgg").init() as node:
@@ -80,7 +84,7 @@ with Cluster("embed-vgg").init() as node:
         row = parse_vector(cur.fetchone()[0])
         assert row.shape == (4096,), row.shape
         similarity = cosine(row, ref)
-        print(f"pipeline fp32: {similarity:.6f} {name}")
+        print(f"pipeline fp32: {similarity:.8f} {name}")
         assert similarity >= 0.995, (name, similarity)
         singles.append(row)
 
@@ -97,6 +101,13 @@ with Cluster("embed-vgg").init() as node:
     print(f"pipeline bf16: {cosine(bf16_row, reference[0]):.6f}")
     assert cosine(bf16_row, reference[0]) >= 0.99, cosine(bf16_row, reference[0])
     cur.execute("RESET similarity.precision")
+
+    cur.execute("SET similarity.conv_algorithm = direct")
+    cur.execute("SELECT vgg_embed(%s)::text", (photos[0][1],))
+    direct_row = parse_vector(cur.fetchone()[0])
+    print(f"pipeline fp32 direct: {cosine(direct_row, reference[0]):.6f}")
+    assert cosine(direct_row, reference[0]) >= 0.995, cosine(direct_row, reference[0])
+    cur.execute("RESET similarity.conv_algorithm")
 
     cur.execute("SELECT similarity_model_info('vgg16')")
     info = cur.fetchone()[0]
@@ -119,5 +130,7 @@ with Cluster("embed-vgg").init() as node:
     assert cur.fetchone()[0] != info["version"]
     conn.close()
 
-    assert 'similarity: loaded model "vgg16"' in node.log(), node.log()[-2000:]
+    log = node.log()
+    assert 'similarity: loaded model "vgg16"' in log, log[-2000:]
+    assert "direct convolutions" in log, log[-2000:]
 print("ok")

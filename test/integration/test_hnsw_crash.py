@@ -135,3 +135,36 @@ with Cluster("hnsw-crash").init() as node:
     ids = nearest_ids(conn, "items", queries[0], 1000)
     assert all(i % 3 != 0 for i in ids), "a deleted row came back"
     conn.close()
+
+    # Kill during inserts that reuse the slots VACUUM freed, mixed with rows
+    # of one placeholder vector that fill its element's overflow chain.
+    placeholder = "[" + ",".join(f"{x:.6g}" for x in vectors[5]) + "]"
+    node.execute(f"INSERT INTO items SELECT 20000 + i, '{placeholder}' FROM generate_series(1, 1500) i")
+    inserts = []
+    for i in range(1500):
+        inserts.append(f"INSERT INTO items VALUES ({30001 + i}, '"
+                       + "[" + ",".join(f"{x:.6g}" for x in vectors[10000 + i]) + "]')")
+        inserts.append(f"INSERT INTO items VALUES ({40001 + i}, '{placeholder}')")
+    run_and_kill(node, inserts, 0.5)
+    check_index(node, "items_cos")
+
+    def check_placeholder():
+        conn = node.connect()
+        with conn.cursor() as cur:
+            cur.execute("SELECT array_agg(id) FROM items WHERE embedding = %s", (placeholder,))
+            exact = set(cur.fetchone()[0] or [])
+            cur.execute("SET hnsw.max_scan_tuples = 10000000")
+        found = nearest_ids(conn, "items", vectors[5], len(exact))
+        assert set(found) == exact, (len(exact), len(set(found) & exact))
+        print(f"{len(exact)} placeholder rows found")
+        conn.close()
+
+    check_placeholder()
+
+    # Kill during a VACUUM that empties most of the overflow chain.
+    node.execute("DELETE FROM items WHERE id > 20000 AND id % 5 <> 0")
+    run_and_kill(node, ["VACUUM items"], 0.2)
+    check_index(node, "items_cos")
+    node.execute("VACUUM items")
+    check_index(node, "items_cos")
+    check_placeholder()

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "similarity/capi.h"
+#include "similarity/image/conv_winograd.hpp"
 #include "similarity/image/manifest.hpp"
 
 namespace similarity::image {
@@ -25,6 +26,7 @@ struct RunSettings {
     std::string device = "auto";  // auto, cpu, cuda, cuda:N
     Precision precision = Precision::Fp32;
     int threads = 0;              // intra-op threads; 0 keeps LibTorch's default
+    ConvAlgorithm conv_algorithm = ConvAlgorithm::Auto;  // CPU convolutions
     int64_t max_image_pixels = 40000000;
 };
 
@@ -63,7 +65,7 @@ struct ModelHandle {
 };
 
 // Return the named model, loading it when it is not cached or when its
-// manifest, model file, device or precision changed.  Throws Error.
+// manifest, model file, device, precision or convolution algorithm changed.  Throws Error.
 ModelHandle acquire_model(const RunSettings &settings, const std::string &name);
 
 // Drop every cached model (frees its memory).
@@ -71,16 +73,19 @@ void clear_model_cache();
 
 class LoadedModel {
 public:
-    LoadedModel(ModelManifest manifest, std::string device, Precision precision);
+    LoadedModel(ModelManifest manifest, std::string device, Precision precision,
+                ConvAlgorithm conv_algorithm = ConvAlgorithm::Auto);
     ~LoadedModel();
 
     const ModelManifest &manifest() const { return manifest_; }
     const std::string &device() const { return device_; }
     Precision precision() const { return precision_; }
+    ConvAlgorithm conv_algorithm() const { return conv_algorithm_; }
     const FileStamp &manifest_stamp() const { return manifest_stamp_; }
     const FileStamp &model_stamp() const { return model_stamp_; }
 
-    // One line for the server log: model, file, weights, device, precision.
+    // One line for the server log: model, file, weights, device, precision,
+    // threads and the convolution algorithms in use.
     std::string describe() const;
 
     // Decode, preprocess and run count images as one batch; write
@@ -99,6 +104,7 @@ private:
     ModelManifest manifest_;
     std::string device_;
     Precision precision_;
+    ConvAlgorithm conv_algorithm_;
     FileStamp manifest_stamp_;
     FileStamp model_stamp_;
     std::unique_ptr<Impl> impl_;

@@ -36,6 +36,8 @@ RunSettings to_run_settings(const SimEmbedSettings *settings) {
     run.device = settings->device ? settings->device : "auto";
     run.precision = parse_precision(settings->precision ? settings->precision : "fp32");
     run.threads = settings->threads;
+    run.conv_algorithm =
+        parse_conv_algorithm(settings->conv_algorithm ? settings->conv_algorithm : "auto");
     run.max_image_pixels = settings->max_image_pixels;
     return run;
 }

@@ -6,7 +6,9 @@
 // requested device and precision, freezes it (torch::jit::freeze folds the
 // weights into the graph) and runs torch::jit::optimize_for_inference, which
 // on CPU rewrites convolutions and linear layers to oneDNN (MKL-DNN)
-// kernels.  A warm-up pass checks the output shape against the manifest.
+// kernels.  Before that, unless the convolution algorithm is "direct", the
+// 3x3 stride-1 convolutions of a CPU model are rewritten to oneDNN's
+// Winograd kernels (conv_winograd.cpp).  A warm-up pass checks the output shape against the manifest.
 //
 // Threads: LibTorch's intra-op pool (OpenMP in Debian's build) starts its
 // threads on the first parallel region.  They inherit the signal mask of the
@@ -131,11 +133,14 @@ struct LoadedModel::Impl {
     bool optimized = false;
     bool channels_last = false;
     std::string optimize_failure;
+    ConvRewriteCount convolutions;
+    std::string rewrite_failure;
 };
 
-LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision precision)
+LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision precision,
+                         ConvAlgorithm conv_algorithm)
     : manifest_(std::move(manifest)), device_(std::move(device)), precision_(precision),
-      impl_(std::make_unique<Impl>()) {
+      conv_algorithm_(conv_algorithm), impl_(std::make_unique<Impl>()) {
     const std::string &path = manifest_.model_path;
     manifest_stamp_ = stamp_file(manifest_.manifest_path);
     model_stamp_ = stamp_file(path);
@@ -186,6 +191,18 @@ LoadedModel::LoadedModel(ModelManifest manifest, std::string device, Precision p
         model_error(manifest_, "could not prepare model \"" + path + "\" for inference",
                     std::string(e.what()).substr(0, 600));
     }
+    // Winograd only speeds things up.  Each node is replaced whole, so a
+    // rewrite that fails halfway leaves a valid graph.
+    const auto graph = impl.module.get_method(manifest_.method).graph();
+    impl.convolutions.total = count_convolutions(graph);
+    if (conv_algorithm_ == ConvAlgorithm::Auto && !impl.device.is_cuda()) {
+        try {
+            impl.convolutions = rewrite_conv3x3_winograd(graph);
+        } catch (const std::exception &e) {
+            impl.rewrite_failure = std::string(e.what()).substr(0, 200);
+            impl.convolutions.winograd = impl.convolutions.total - count_convolutions(graph);
+        }
+    }
     // optimize_for_inference only speeds things up; a model it cannot handle
     // still runs frozen.
     try {
@@ -212,6 +229,16 @@ std::string LoadedModel::describe() const {
                        "\" (weights: " + manifest_.weights + ") on " + device_ + " in " +
                        (impl_->dtype == torch::kHalf ? "fp16" : precision_name(precision_)) +
                        ", " + std::to_string(at::get_num_threads()) + " intra-op threads";
+    const ConvRewriteCount &convolutions = impl_->convolutions;
+    if (convolutions.winograd > 0)
+        text += ", " + std::to_string(convolutions.winograd) + " of " +
+                std::to_string(convolutions.total) +
+                " convolutions by oneDNN Winograd in fp32" +
+                (convolutions.winograd < convolutions.total ? ", the rest direct" : "");
+    else if (convolutions.total > 0)
+        text += ", direct convolutions";
+    if (!impl_->rewrite_failure.empty())
+        text += " (Winograd rewrite failed: " + impl_->rewrite_failure + ")";
     if (!impl_->optimized)
         text += ", frozen but not optimized (" + impl_->optimize_failure + ")";
     return text;
@@ -241,9 +268,12 @@ void LoadedModel::forward(const float *input, std::size_t count, float *out) {
                         "Method \"" + manifest_.method + "\" returned a " +
                             value.tagKind() + ".");
         result = value.toTensor().to(torch::kCPU, torch::kFloat).contiguous();
+        release_winograd_workspace();
     } catch (const Error &) {
+        release_winograd_workspace();
         throw;
     } catch (const std::exception &e) {
+        release_winograd_workspace();
         model_error(manifest_, "model \"" + manifest_.name + "\" failed on a batch of " +
                                    std::to_string(count) + " images",
                     std::string(e.what()).substr(0, 600));
@@ -329,13 +359,15 @@ ModelHandle acquire_model(const RunSettings &settings, const std::string &name) 
         const bool same_files =
             model.manifest_stamp() == stamp_file(manifest_path(settings.model_dir, name)) &&
             model.model_stamp() == stamp_file(model.manifest().model_path);
-        if (same_files && model.device() == device && model.precision() == settings.precision)
+        if (same_files && model.device() == device && model.precision() == settings.precision &&
+            model.conv_algorithm() == settings.conv_algorithm)
             return {found->second, false};
         g_cache.erase(found);  // frees the old copy before the new one loads
     }
 
     ModelManifest manifest = load_manifest(settings.model_dir, name);
-    auto model = std::make_shared<LoadedModel>(std::move(manifest), device, settings.precision);
+    auto model = std::make_shared<LoadedModel>(std::move(manifest), device, settings.precision,
+                                               settings.conv_algorithm);
     g_cache[name] = model;
     return {model, true};
 }

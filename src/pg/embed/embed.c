@@ -34,6 +34,18 @@ typedef enum EmbedPrecision
 	EMBED_PRECISION_BF16
 } EmbedPrecision;
 
+typedef enum EmbedConvAlgorithm
+{
+	EMBED_CONV_AUTO,
+	EMBED_CONV_DIRECT
+} EmbedConvAlgorithm;
+
+static const struct config_enum_entry conv_algorithm_options[] = {
+	{"auto", EMBED_CONV_AUTO, false},
+	{"direct", EMBED_CONV_DIRECT, false},
+	{NULL, 0, false}
+};
+
 static const struct config_enum_entry precision_options[] = {
 	{"fp32", EMBED_PRECISION_FP32, false},
 	{"bf16", EMBED_PRECISION_BF16, false},
@@ -44,6 +56,7 @@ static char *embed_model_dir = NULL;
 static char *embed_device = NULL;
 static int	embed_precision = EMBED_PRECISION_FP32;
 static int	embed_threads = 0;
+static int	embed_conv_algorithm = EMBED_CONV_AUTO;
 static int	embed_batch_size = 16;
 static int	embed_max_image_pixels = 40000000;
 
@@ -91,6 +104,12 @@ _PG_init(void)
 							 "Arithmetic precision of image models: fp32 or bf16 (fp16 on CUDA).",
 							 NULL, &embed_precision, EMBED_PRECISION_FP32, precision_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("similarity.conv_algorithm",
+							 "Algorithm of CPU convolutions in image models: auto or direct.",
+							 "auto runs 3x3 stride-1 convolutions with oneDNN's Winograd kernels where the CPU has them; "
+							 "direct keeps PyTorch's own convolutions, which are slower but closer to the reference.",
+							 &embed_conv_algorithm, EMBED_CONV_AUTO, conv_algorithm_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("similarity.threads",
 							"Intra-op threads LibTorch uses in this backend; 0 keeps LibTorch's default.",
 							NULL, &embed_threads, 0, 0, 1024,
@@ -116,6 +135,7 @@ current_settings(void)
 	settings.precision = embed_precision == EMBED_PRECISION_BF16 ? "bf16" : "fp32";
 	settings.threads = embed_threads;
 	settings.max_image_pixels = embed_max_image_pixels;
+	settings.conv_algorithm = embed_conv_algorithm == EMBED_CONV_DIRECT ? "direct" : "auto";
 	return settings;
 }
 
