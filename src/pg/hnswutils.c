@@ -419,8 +419,8 @@ ReadElementBuffer(HnswContext *ctx, BlockNumber blkno)
 }
 
 /*
- * Compute the distance from query to the element at tid and return its
- * state; *has_rows tells whether it still has heap TIDs.  This is the inner
+ * Compute the distance from query to the element at tid, store its state in
+ * *state and set *has_rows when it still has heap TIDs.  This is the inner
  * step of every search, so it copies nothing from the tuple.
  */
 static double
@@ -494,13 +494,13 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
  * Prefetching into the CPU cache.  With the index in shared buffers, a
  * search spends most of its time waiting for memory: the buffer header
  * (pin and content lock), the line pointer, then the tuple, each a cache
- * miss, for every element whose distance it computes.  Before computing the
- * distances to a neighbour list, the search fetches the buffer headers and
- * line pointers of all of them (PrefetchElementPages), then reads the line
- * pointers and fetches the first line of every tuple
- * (LocateElementTuples), and while computing one distance it fetches the
+ * miss, for every element whose distance it computes.  So before computing
+ * the distances to a neighbour list, the search prefetches the buffer
+ * headers and line pointers of all of them (PrefetchElementPages).  It then
+ * reads the line pointers and prefetches the first line of every tuple
+ * (LocateElementTuples).  While computing one distance, it prefetches the
  * rest of the tuple PREFETCH_AHEAD elements further on
- * (PrefetchElementTuple), so these misses overlap instead of adding up.
+ * (PrefetchElementTuple).  The misses then overlap instead of adding up.
  *
  * The addresses come from the recent-buffer table without pinning, and the
  * line pointers are read without the content lock.  Both are only hints: a
@@ -508,7 +508,8 @@ HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
  * buffer's page, and the reads that count pin and lock as usual.
  */
 #define PREFETCH_AHEAD 2
-#define PREFETCH_TUPLE_BYTES BLCKSZ
+#define CACHE_LINE_BYTES 64		/* x86-64 and most ARM cores */
+#define MAX_ITEMIDS ((BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
 
 typedef struct PrefetchHint
 {
@@ -538,11 +539,12 @@ PrefetchElementPages(HnswContext *ctx, ItemPointerData *tids, int count)
 	{
 		Buffer		buffer;
 		char	   *page = RecentPage(ctx, ItemPointerGetBlockNumber(&tids[i]), &buffer);
+		OffsetNumber offset = ItemPointerGetOffsetNumber(&tids[i]);
 
-		if (page == NULL)
+		if (page == NULL || offset < FirstOffsetNumber || offset > MAX_ITEMIDS)
 			continue;
 		__builtin_prefetch(GetBufferDescriptor(buffer - 1));
-		__builtin_prefetch(PageGetItemId((Page) page, ItemPointerGetOffsetNumber(&tids[i])));
+		__builtin_prefetch(PageGetItemId((Page) page, offset));
 	}
 }
 
@@ -565,18 +567,17 @@ LocateElementTuples(HnswContext *ctx, ItemPointerData *tids, int count, Prefetch
 
 		hints[i].start = NULL;
 		hints[i].length = 0;
-		if (page == NULL || offset < FirstOffsetNumber ||
-			offset > (BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
+		if (page == NULL || offset < FirstOffsetNumber || offset > MAX_ITEMIDS)
 			continue;
 
-		/* An unlocked read of one aligned word: a hint, kept within the page. */
+		/* An unlocked read of one aligned word, used only as a hint */
 		raw = *(volatile uint32 *) PageGetItemId((Page) page, offset);
 		memcpy(&itemid, &raw, sizeof(itemid));
 		start = ItemIdGetOffset(&itemid);
 		if (start >= BLCKSZ)
 			continue;
 		hints[i].start = page + start;
-		hints[i].length = Min(Min(ItemIdGetLength(&itemid), PREFETCH_TUPLE_BYTES), BLCKSZ - start);
+		hints[i].length = Min(ItemIdGetLength(&itemid), BLCKSZ - start);
 		__builtin_prefetch(hints[i].start);
 	}
 }
@@ -585,7 +586,7 @@ LocateElementTuples(HnswContext *ctx, ItemPointerData *tids, int count, Prefetch
 static inline void
 PrefetchElementTuple(const PrefetchHint *hint)
 {
-	for (Size at = 64; at < hint->length; at += 64)
+	for (Size at = CACHE_LINE_BYTES; at < hint->length; at += CACHE_LINE_BYTES)
 		__builtin_prefetch(hint->start + at);
 }
 
