@@ -146,7 +146,8 @@ SearchRound(IndexScanDesc scan)
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	MemoryContext old;
 	HnswContext ctx;
-	HnswCandidate entry;
+	HnswCandidate entries[2];
+	int			nentries = 1;
 	HnswElementInfo info;
 
 	MemoryContextReset(so->round_cxt);
@@ -161,11 +162,25 @@ SearchRound(IndexScanDesc scan)
 	HnswInitContext(&ctx, scan->indexRelation, false);
 	if (ItemPointerIsValid(&ctx.meta.entry))
 	{
-		entry.tid = ctx.meta.entry;
-		entry.distance = HnswElementDistance(&ctx, &entry.tid, so->query, &info);
-		entry.has_rows = HnswInfoHasRows(&info);
-		entry = HnswGreedyDescend(&ctx, so->query, entry, ctx.meta.entry_level, 0);
-		so->results = HnswSearchLayer(&ctx, so->query, &entry, 1, so->ef, 0, &so->nresults);
+		HnswCandidate top;
+
+		top.tid = ctx.meta.entry;
+		top.distance = HnswElementDistance(&ctx, &top.tid, so->query, &info);
+		top.has_rows = HnswInfoHasRows(&info);
+		entries[0] = HnswGreedyDescend(&ctx, so->query, top, ctx.meta.entry_level, 0);
+
+		/*
+		 * Level-0 links are directed, so an element reachable from the entry
+		 * point (what CREATE INDEX, VACUUM and hnsw_verify guarantee) need
+		 * not be reachable from the element the descent ends at.  Seeding
+		 * the entry point too costs no distance computation, and a search
+		 * whose ef exceeds the element count then returns every reachable
+		 * element.
+		 */
+		if (!ItemPointerEquals(&entries[0].tid, &top.tid))
+			entries[nentries++] = top;
+		so->results = HnswSearchLayer(&ctx, so->query, entries, nentries, so->ef, 0,
+									  &so->nresults);
 	}
 	so->visited += ctx.visited_count;
 	pgstat_count_index_tuples(scan->indexRelation, ctx.visited_count);
