@@ -171,8 +171,8 @@ SearchRound(IndexScanDesc scan)
 
 		/*
 		 * Level-0 links are directed, so an element reachable from the entry
-		 * point (what CREATE INDEX, VACUUM and hnsw_verify guarantee) need
-		 * not be reachable from the element the descent ends at.  Seeding
+		 * point (which CREATE INDEX and VACUUM ensure and hnsw_verify checks)
+		 * need not be reachable from the element the descent ends at.  Seeding
 		 * the entry point too costs no distance computation, and a search
 		 * whose ef exceeds the element count then returns every reachable
 		 * element.

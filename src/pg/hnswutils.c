@@ -424,13 +424,14 @@ ReadElementBuffer(HnswContext *ctx, BlockNumber blkno)
 }
 
 /*
- * Compute the distance from query to the element at tid, store its state in
- * *state and set *has_rows when it still has heap TIDs.  This is the inner
- * step of every search, so it copies nothing from the tuple.
+ * Compute the distance from query to the element at tid.  With info, copy
+ * the element's level, state and heap TIDs into it.  Without info, store
+ * only its state in *state and set *has_rows when it still has heap TIDs:
+ * that is the inner step of every search, so it copies nothing else.
  */
 static double
-ElementDistance(HnswContext *ctx, ItemPointer tid, const float *query, int *state,
-				bool *has_rows)
+ReadElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
+					HnswElementInfo *info, int *state, bool *has_rows)
 {
 	Buffer		buf;
 	Page		page;
@@ -443,10 +444,15 @@ ElementDistance(HnswContext *ctx, ItemPointer tid, const float *query, int *stat
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
-	*state = etup->state;
-	*has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
-	for (int i = 0; i < HNSW_HEAPTIDS && !*has_rows; i++)
-		*has_rows = ItemPointerIsValid(&etup->heaptids[i]);
+	if (info != NULL)
+		CopyElementInfo(etup, info);
+	else
+	{
+		*state = etup->state;
+		*has_rows = (etup->flags & HNSW_ELEMENT_OVERFLOW) != 0;
+		for (int i = 0; i < HNSW_HEAPTIDS && !*has_rows; i++)
+			*has_rows = ItemPointerIsValid(&etup->heaptids[i]);
+	}
 	chain = ctx->dims - HnswInlineFloats(ctx->m, etup->level, ctx->dims);
 	vector_page = etup->vector_page;
 	if (chain < ctx->dims)
@@ -461,6 +467,13 @@ ElementDistance(HnswContext *ctx, ItemPointer tid, const float *query, int *stat
 	return distance;
 }
 
+static double
+ElementDistance(HnswContext *ctx, ItemPointer tid, const float *query, int *state,
+				bool *has_rows)
+{
+	return ReadElementDistance(ctx, tid, query, NULL, state, has_rows);
+}
+
 /*
  * Compute the distance from query to the element at tid and copy its
  * level, state and heap TIDs into info.
@@ -469,30 +482,7 @@ double
 HnswElementDistance(HnswContext *ctx, ItemPointer tid, const float *query,
 					HnswElementInfo *info)
 {
-	Buffer		buf;
-	Page		page;
-	HnswElementTuple etup;
-	double		distance = 0;
-	BlockNumber vector_page;
-	int			chain;
-
-	buf = ReadElementBuffer(ctx, ItemPointerGetBlockNumber(tid));
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(buf);
-	etup = HnswGetElementTuple(page, ItemPointerGetOffsetNumber(tid));
-	CopyElementInfo(etup, info);
-	chain = ctx->dims - HnswInlineFloats(ctx->m, etup->level, ctx->dims);
-	vector_page = etup->vector_page;
-	if (chain < ctx->dims)
-		distance = sim_hnsw_distance(ctx->distance, query + chain,
-									 HnswElementVectorPointer(etup, ctx->m), ctx->dims - chain);
-	UnlockReleaseBuffer(buf);
-
-	if (chain > 0)
-		distance += ChainDistance(ctx, vector_page, query, chain);
-
-	ctx->visited_count++;
-	return distance;
+	return ReadElementDistance(ctx, tid, query, info, NULL, NULL);
 }
 
 /*
