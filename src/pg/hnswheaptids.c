@@ -5,9 +5,9 @@
  * Identical vectors share one element.  Its tuple stores HNSW_HEAPTIDS heap
  * TIDs inline, and the rest go to a chain of heap TID pages that belongs to
  * the element's slot.  A chain page is a flat array of heap TIDs in which an
- * invalid TID is a free slot, so VACUUM removes a row by invalidating its
- * TID under the page's exclusive lock, and an insert fills the first free
- * slot it finds, appending a page when the chain is full.
+ * invalid TID is a free slot.  VACUUM removes a row by invalidating its TID
+ * under the page's exclusive lock.  An insert fills the first free slot it
+ * finds and appends a page when the chain is full.
  *
  * Chain pages are never freed or put to another use: when an element dies
  * and an insert reuses its slot, the new element inherits the emptied

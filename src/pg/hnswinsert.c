@@ -517,8 +517,9 @@ HnswInsertVector(Relation index, const float *vector, ItemPointer heaptid)
 	etup->vector_page = InvalidBlockNumber;
 
 	/*
-	 * Take over the slot of a dead element if one fits, with its vector
-	 * pages and its (empty) heap TID chain; else write new vector pages.
+	 * Take over the slot of a dead element if one fits, together with its
+	 * vector pages and its empty heap TID chain.  Otherwise write new
+	 * vector pages.
 	 */
 	FindReusableSlot(&ctx, size, HnswVectorPages(ctx.m, level, ctx.dims), &reuse);
 	if (reuse.found)

@@ -12,7 +12,7 @@
 
 namespace similarity::image {
 
-// Where a model's convolutions run.
+// Convolution algorithm for a model's CPU convolutions.
 enum class ConvAlgorithm {
     Auto,    // Winograd for the 3x3 stride-1 convolutions oneDNN supports
     Direct,  // every convolution as the frozen graph has it
@@ -27,12 +27,13 @@ struct ConvRewriteCount {
     int total = 0;
 };
 
-// Replaces every aten::conv2d of a frozen CPU graph that has a constant
-// fp32 or bf16 3x3 weight, stride 1, padding 1, dilation 1, one group and
-// channel counts oneDNN's Winograd kernels accept by
-// similarity::conv3x3_winograd, with a following ReLU fused when it is the
-// convolution's only user.  Weights are converted to fp32 once here.  Other
-// nodes stay as they are.  Counts convolutions in nested blocks too.
+// Replaces matching aten::conv2d nodes of a frozen CPU graph by
+// similarity::conv3x3_winograd.  A node matches when its weight is a
+// constant fp32 or bf16 3x3 tensor, with stride 1, padding 1, dilation 1,
+// one group and channel counts that oneDNN's Winograd kernels accept.  A
+// following ReLU is fused when it is the convolution's only user.  Weights
+// are converted to fp32 once here, and other nodes stay as they are.
+// Counts convolutions in nested blocks too.
 ConvRewriteCount rewrite_conv3x3_winograd(const std::shared_ptr<torch::jit::Graph> &graph);
 
 // Counts the convolution nodes of a graph without changing it.

@@ -14,9 +14,9 @@
 //
 // The rewrite turns each matching aten::conv2d of a frozen graph into
 // similarity::conv3x3_winograd, whose second argument is a constant
-// WinogradConv3x3 object.  That object holds the weights in fp32 and, per
+// WinogradConv3x3 object.  That object stores the weights in fp32 and, per
 // input shape, the oneDNN primitive and the weights in the layout that
-// primitive wants, so the Winograd weight transform runs once per shape.
+// primitive expects, so the Winograd weight transform runs once per shape.
 // Activations enter in PyTorch's layouts (NCHW or channels-last, fp32 or
 // bf16) and leave channels-last in the input's dtype, reordered to and from
 // oneDNN's blocked nChw16c layout.  Between two rewritten convolutions they
