@@ -160,10 +160,11 @@ Walk(HnswContext *ctx, HTAB *elements, ItemPointer start, ItemPointerData *queue
 }
 
 /*
- * Make the element at source link to target at level 0: in a free slot if
- * its list has one, else in place of a neighbour that other elements link
- * to as well (the farthest such), so that no element loses its only
- * incoming link.  Returns false, changing nothing, when neither exists.
+ * Make the element at source link to target at level 0.  The link goes into
+ * a free slot of source's list if it has one.  Otherwise it replaces the
+ * farthest neighbour that other elements also link to, so that no element
+ * loses its only incoming link.  Returns false, changing nothing, when
+ * neither exists.
  */
 static bool
 AddLink(HnswContext *ctx, HTAB *elements, ItemPointer source, ItemPointer target)

@@ -105,9 +105,9 @@ public:
     // consumer that is itself a Winograd convolution.
     void set_blocked_output(bool blocked) { blocked_output_ = blocked; }
 
-    torch::Tensor run(const torch::Tensor &given) {
+    torch::Tensor run(const torch::Tensor &argument) {
         const torch::Tensor input =
-            given.is_non_overlapping_and_dense() ? given : given.contiguous();
+            argument.is_non_overlapping_and_dense() ? argument : argument.contiguous();
         const bool blocked_input = is_blocked(input, in_channels());
         if (!input.device().is_cpu() || (input.dim() != 4 && !blocked_input) ||
             (!blocked_input && input.size(1) != in_channels()) ||
